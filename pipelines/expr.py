@@ -40,8 +40,7 @@ class Expr(Node):
 
     def __bool__(self) -> bool:
         raise TypeError(
-            "an Expr has no truth value: use select(cond, a, b) instead of if/and/or, "
-            "and eq(a, b) for equality"
+            "an Expr has no truth value: use select(cond, a, b) instead of if/and/or, and eq(a, b) for equality"
         )
 
     def __add__(self, other: Any) -> Expr:
@@ -406,9 +405,7 @@ class Select(Expr):
         if not self.cond.dtype.is_bool:
             raise IRTypeError(f"select condition must be bool, got {self.cond.dtype}")
         if self.true_value.dtype != self.false_value.dtype:
-            raise IRTypeError(
-                f"select of {self.true_value.dtype} and {self.false_value.dtype}: cast one side"
-            )
+            raise IRTypeError(f"select of {self.true_value.dtype} and {self.false_value.dtype}: cast one side")
         _set_dtype(self, self.true_value.dtype)
 
 
@@ -555,7 +552,6 @@ def ne(a: Any, b: Any) -> Expr:
 def is_const(e: Expr, value: int | float | None = None) -> bool:
     """Whether `e` is a constant (equal to `value`, if given)."""
     return isinstance(e, Const) and (value is None or e.value == value)
-
 
 
 def expr_str(e: Expr) -> str:

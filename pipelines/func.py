@@ -134,10 +134,10 @@ class Definition:
 class Func:
     """A pure function over integer coordinates, defined by assignment.
 
-        f = Func("f")
-        f[x, y] = im[x, y] * 2          # pure definition
-        f[x, y] += 1                     # update
-        f[r.x, 0] = f[r.x - 1, 0]        # update over an RDom
+    f = Func("f")
+    f[x, y] = im[x, y] * 2          # pure definition
+    f[x, y] += 1                     # update
+    f[r.x, 0] = f[r.x - 1, 0]        # update over an RDom
     """
 
     def __init__(self, name: str | None = None):
@@ -192,9 +192,7 @@ class Func:
         pure = self._require_defined()
         args = _key_tuple(key)
         if len(args) != len(pure.args):
-            raise DefinitionError(
-                f"Func {self.name!r} has {len(pure.args)} dimensions but is called with {len(args)}"
-            )
+            raise DefinitionError(f"Func {self.name!r} has {len(pure.args)} dimensions but is called with {len(args)}")
         return Call(self, tuple(_as_index(a, f"Func {self.name!r}", i) for i, a in enumerate(args)))
 
     # -- definition
@@ -216,9 +214,7 @@ class Func:
         e = as_expr(value, what=f"definition of Func {self.name!r}")
         for n in walk(e):
             if isinstance(n, RVar):
-                raise DefinitionError(
-                    f"Func {self.name!r}: RVar {n.name} in a pure definition; use an update or sum()"
-                )
+                raise DefinitionError(f"Func {self.name!r}: RVar {n.name} in a pure definition; use an update or sum()")
             if isinstance(n, Var) and n not in args:
                 raise DefinitionError(f"Func {self.name!r}: Var {n.name!r} is not an argument")
         self.definitions.append(Definition(tuple(args), e))
@@ -233,9 +229,7 @@ class Func:
         if isinstance(value, Expr):
             e = value
             if e.dtype != self.dtype:
-                raise IRTypeError(
-                    f"{where}: value has type {e.dtype} but the Func has type {self.dtype}; use cast"
-                )
+                raise IRTypeError(f"{where}: value has type {e.dtype} but the Func has type {self.dtype}; use cast")
         else:
             e = as_expr(value, self.dtype, where)
         pure_vars = {a: i for i, a in enumerate(lhs) if isinstance(a, Var)}
@@ -243,7 +237,9 @@ class Func:
             raise DefinitionError(f"{where}: a Var appears twice on the left")
         for i, a in enumerate(lhs):
             if not isinstance(a, Var) and any(isinstance(n, Var) for n in walk(a)):
-                raise DefinitionError(f"{where}: argument {i} uses a Var inside an expression; pure Vars must stand alone")
+                raise DefinitionError(
+                    f"{where}: argument {i} uses a Var inside an expression; pure Vars must stand alone"
+                )
         rdom = self._single_rdom(where, lhs, e)
         predicates = tuple(rdom.predicates) if rdom is not None else ()
         for part in (e, *lhs, *predicates):
@@ -279,6 +275,12 @@ class Func:
                         raise DefinitionError(
                             f"{where}: reads {self.name!r} with {n.args[i]} at position {i}, where the "
                             f"pure Var {v.name!r} must stand (each pure point is computed on its own)"
+                        )
+                for i, a in enumerate(n.args):
+                    if i not in pure_vars.values() and any(isinstance(m, Var) for m in walk(a)):
+                        raise DefinitionError(
+                            f"{where}: reads {self.name!r} with a pure Var inside argument {i} ({a}); "
+                            "only RVars and constants may index the other dimensions of a self-read"
                         )
 
 
@@ -337,4 +339,3 @@ class ImageParam:
 
     def __eq__(self, other: object) -> bool:
         return self is other
-

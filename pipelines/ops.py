@@ -186,4 +186,3 @@ def maximum(value: Any) -> Expr:
 def minimum(value: Any) -> Expr:
     """Smallest `value` over the RDom it uses (+inf or the type's maximum when empty)."""
     return _reduce("minimum", value)
-

@@ -1,0 +1,218 @@
+"""C source -> shared library -> `(ffi, lib)`, built at most once per process and cached on disk across processes.
+
+In: generated C source (which may `#include` the headers of `csrc/`), its cffi declarations, and optional
+extra compiler flags. Out: a cffi FFI and the library opened through it in ABI mode (`ffi.dlopen`).
+
+The cache key is a sha256 over: the source; the name and text of every header under `csrc/` (editing a
+header invalidates); the flags (with the `csrc/` include path written as a placeholder, since the headers'
+text is hashed already, so moving the checkout does not invalidate); the compiler identity; and the CPU
+(model name and feature flags from /proc/cpuinfo, plus `platform.machine()`), because `-march=native`
+makes the library specific to it.
+
+Compiler identity, computed without starting a process, so that a process whose library is cached never
+runs the compiler (not even `--version`): each word of the compiler command (`SALINE_CC`, else `cc`, else
+`gcc`) that resolves on PATH contributes its real path (symlinks and /etc/alternatives followed), size and
+mtime; other words contribute their text. A package upgrade replaces the driver binary, which changes size
+or mtime. Where that file says nothing about the compiler behind it (a wrapper such as `ccache gcc` or a
+script), set `SALINE_CC_ID` to a string that names the real compiler: it replaces the computed identity.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import platform
+import shlex
+import shutil
+import subprocess
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import cffi
+
+from codegen import cache
+from codegen.cache import cache_dir
+
+__all__ = ["BuildError", "build_count", "cache_dir", "compile_flags", "csrc_dir", "load_library"]
+
+# Never -ffast-math: linking it sets flush-to-zero for the whole Python process. -ffp-contract=off keeps
+# results bit-identical to the reference (no fused multiply-add unless written).
+BASE_FLAGS = (
+    "-O3",
+    "-march=native",
+    "-fopenmp",
+    "-fPIC",
+    "-shared",
+    "-fwrapv",
+    "-fno-math-errno",
+    "-ffp-contract=off",
+    "-std=gnu11",
+)
+KEY_FORMAT = b"saline-build-1"  # bump when the layout of the key or of an entry changes
+STDERR_LINES = 40
+
+_loaded: dict[tuple[str, str], tuple[cffi.FFI, Any]] = {}
+_locks: dict[str, threading.Lock] = {}
+_guard = threading.Lock()
+_builds = 0
+
+
+class BuildError(RuntimeError):
+    """The C compiler failed; the message holds the start of its stderr and the path of the kept source."""
+
+
+def csrc_dir() -> Path:
+    """The repository's `csrc/` folder, which holds the headers generated code includes."""
+    return Path(__file__).resolve().parent.parent / "csrc"
+
+
+def compile_flags() -> list[str]:
+    """The flags every library is built with, `-I<csrc>` last."""
+    return [*BASE_FLAGS, f"-I{csrc_dir()}"]
+
+
+def build_count() -> int:
+    """How many times this process has invoked the compiler."""
+    return _builds
+
+
+def load_library(
+    source: str, cdef: str, *, name_hint: str = "pipeline", extra_flags: Sequence[str] = ()
+) -> tuple[cffi.FFI, Any]:
+    """Compile `source` (or find it in the cache) and open it with cffi, declared by `cdef`.
+
+    Example:
+        >>> ffi, lib = load_library("int add(int a, int b) { return a + b; }", "int add(int, int);")
+        >>> lib.add(2, 3)
+        5
+
+    The same source, flags and cdef give the same `(ffi, lib)` for the rest of the process. Raises
+    `BuildError` when the compiler fails; a cache that cannot be written only costs a warning.
+    """
+    flags = [*compile_flags(), *extra_flags]
+    key = _library_key(source, flags)
+    with _lock_for(key):
+        found = _loaded.get((key, cdef))
+        if found is None:
+            ffi = cffi.FFI()
+            ffi.cdef(cdef)
+            found = _loaded[(key, cdef)] = (ffi, _open(ffi, source, flags, cache.entry_stem(name_hint, key)))
+        return found
+
+
+def _lock_for(key: str) -> threading.Lock:
+    with _guard:
+        return _locks.setdefault(key, threading.Lock())
+
+
+def _open(ffi: cffi.FFI, source: str, flags: list[str], stem: str) -> Any:
+    for directory in cache.lookup_dirs():
+        library = directory / f"{stem}.so"
+        if cache.is_intact(library):
+            try:
+                return ffi.dlopen(str(library))
+            except OSError:
+                pass  # matches its checksum yet will not load (copied from another machine?): rebuild
+    library = _build(source, flags, stem)
+    try:
+        return ffi.dlopen(str(library))
+    except OSError as e:
+        raise BuildError(f"built {library} but it does not load: {e}") from e
+
+
+def _build(source: str, flags: list[str], stem: str) -> Path:
+    global _builds
+    directory = cache.writable_dir()
+    kept = cache.keep_source(directory, stem, source)
+    built = cache.temp_path(directory, stem, ".so")
+    command = [*compiler_command(), *flags, "-o", str(built), str(kept)]
+    with _guard:
+        _builds += 1
+    try:
+        try:
+            result = subprocess.run(command, capture_output=True, text=True, check=False)
+        except OSError as e:
+            raise BuildError(f"cannot run the C compiler {command[0]!r} ({e}); set SALINE_CC. Source: {kept}") from e
+        if result.returncode != 0:
+            raise BuildError(_failure_message(command, result, kept))
+        library = directory / f"{stem}.so"
+        cache.install(built, library)
+        return library
+    finally:
+        built.unlink(missing_ok=True)
+
+
+def _failure_message(command: list[str], result: subprocess.CompletedProcess[str], kept: Path) -> str:
+    lines = (result.stderr or result.stdout).splitlines()
+    shown = "\n".join(lines[:STDERR_LINES])
+    if len(lines) > STDERR_LINES:
+        shown += f"\n... ({len(lines) - STDERR_LINES} more lines)"
+    return f"C compiler failed (exit {result.returncode}) on {kept}\ncommand: {shlex.join(command)}\n{shown}"
+
+
+def compiler_command() -> list[str]:
+    """The command that compiles: `SALINE_CC` split like a shell would, else `cc`, else `gcc`."""
+    env = os.environ.get("SALINE_CC", "").strip()
+    if env:
+        return shlex.split(env)
+    return ["cc"] if shutil.which("cc") else ["gcc"]
+
+
+def compiler_identity() -> str:
+    """What the cache key knows of the compiler (see the module docstring); starts no process."""
+    return _identity(tuple(compiler_command()), os.environ.get("SALINE_CC_ID", ""), os.environ.get("PATH", ""))
+
+
+@functools.cache
+def _identity(command: tuple[str, ...], override: str, path: str) -> str:
+    if override:
+        return f"id:{override}"
+    words = []
+    for word in command:
+        found = shutil.which(word, path=path)
+        if found is None:
+            words.append(word)
+            continue
+        real = os.path.realpath(found)
+        st = os.stat(real)
+        words.append(f"{real}:{st.st_size}:{st.st_mtime_ns}")
+    return " ".join(words)
+
+
+@functools.cache
+def cpu_identity() -> str:
+    """The CPU as `-march=native` sees it: architecture, model and feature flags."""
+    wanted = ("model name", "flags", "Features", "CPU implementer", "CPU architecture", "CPU variant", "CPU part")
+    fields: dict[str, str] = {}
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                name, sep, value = line.partition(":")
+                name = name.strip()
+                if sep and name in wanted and name not in fields:
+                    fields[name] = " ".join(value.split())
+    except OSError:
+        fields["processor"] = platform.processor()
+    return "\n".join([platform.machine(), *(f"{k}={v}" for k, v in sorted(fields.items()))])
+
+
+def _library_key(source: str, flags: list[str]) -> str:
+    h = hashlib.sha256()
+
+    def part(label: str, data: bytes) -> None:
+        h.update(label.encode() + b"\0" + len(data).to_bytes(8, "little") + data)
+
+    part("format", KEY_FORMAT)
+    part("source", source.encode())
+    root = csrc_dir()
+    headers = sorted(root.rglob("*.h")) if root.is_dir() else []
+    for header in headers:
+        part(f"header:{header.relative_to(root).as_posix()}", header.read_bytes())
+    include = f"-I{root}"
+    part("flags", "\0".join("-I<csrc>" if flag == include else flag for flag in flags).encode())
+    part("compiler", compiler_identity().encode())
+    part("cpu", cpu_identity().encode())
+    return h.hexdigest()

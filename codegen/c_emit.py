@@ -1,0 +1,325 @@
+"""C source from a lowered pipeline.
+
+After `emit_c(lowering)`: one C function `saline_run(buffers, params, threads, query, error)`
+that reads every buffer's origin, extents and strides from `buffers` (inputs first, then
+outputs), every Param from `params` (as doubles, in `pipeline.params` order), evaluates the
+region symbols, and then either writes each input's required region into `query` (when it is
+not NULL) and returns 0, or runs every check (returning its error code with details in `error`)
+and the loop nest, returning 0. Every user string reaches C only as a sanitized identifier
+(`v12_blur_x`) or inside a comment with `*/` broken up, so no name can inject code.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from pipelines.expr import (
+    EQ,
+    LE,
+    LT,
+    NE,
+    Abs,
+    Add,
+    And,
+    BinaryOp,
+    Call,
+    Cast,
+    Ceil,
+    Const,
+    Cos,
+    Div,
+    Exp,
+    Expr,
+    Floor,
+    ImageDim,
+    Log,
+    Max,
+    Min,
+    Mod,
+    Mul,
+    Not,
+    Or,
+    Param,
+    Pow,
+    Round,
+    RVar,
+    Select,
+    Sin,
+    Sqrt,
+    Sub,
+    Tanh,
+    Var,
+)
+from pipelines.types import DType
+from scheduler.infer_bounds import buffer_symbol
+from scheduler.loopir import Allocate, Block, Check, For, IfThenElse, LetStmt, Load, Nop, Stmt, Store
+from scheduler.lower import Lowering
+
+FUNCTION = "saline_run"
+CDEF = """
+typedef struct saline_buffer_t {
+    void *host;
+    int32_t dims;
+    int32_t elem_size;
+    int64_t min[8];
+    int64_t extent[8];
+    int64_t stride[8];
+} saline_buffer_t;
+int32_t saline_run(const saline_buffer_t *buffers, const double *params, int32_t threads,
+                   int64_t *query, int64_t *error);
+"""
+
+
+def type_suffix(t: DType) -> str:
+    """The suffix of runtime helpers for a type: i32, u8, f32, ..."""
+    return {"i": "i", "u": "u", "f": "f", "b": "b"}[t.kind] + str(t.bits)
+
+
+def c_comment(text: str) -> str:
+    """`text` made safe inside a C block comment on one line."""
+    return re.sub(r"[^\x20-\x7e]", "?", text).replace("*/", "* /").replace("/*", "/ *")
+
+
+def c_literal(value: int | float | bool, t: DType) -> str:
+    """An exact C literal of type t."""
+    if t.is_bool:
+        return "true" if value else "false"
+    if t.is_float:
+        v = float(value)
+        suffix = "f" if t.bits == 32 else ""
+        if v != v:
+            return "NAN" if t.bits == 32 else "((double)NAN)"
+        if v in (float("inf"), float("-inf")):
+            sign = "-" if v < 0 else ""
+            return f"({sign}INFINITY)" if t.bits == 32 else f"({sign}(double)INFINITY)"
+        return f"({v.hex()}{suffix})"
+    v = int(value)
+    if t.is_signed:
+        if v == t.min_value:
+            return f"(({t.c_name})({v + 1}LL - 1))"
+        return f"(({t.c_name}){v}LL)"
+    return f"(({t.c_name}){v}ULL)"
+
+
+class Names:
+    """C identifiers for IR names: `<prefix><n>_<sanitized>`, unique, at most ~40 chars."""
+
+    def __init__(self, prefix: str):
+        self.prefix = prefix
+        self.table: dict[str, str] = {}
+
+    def __getitem__(self, name: str) -> str:
+        ident = self.table.get(name)
+        if ident is None:
+            clean = re.sub(r"[^A-Za-z0-9_]", "_", name)[:32]
+            ident = f"{self.prefix}{len(self.table)}_{clean}"
+            self.table[name] = ident
+        return ident
+
+
+_MATH = {Sqrt: "sqrt", Exp: "exp", Log: "log", Sin: "sin", Cos: "cos", Tanh: "tanh", Floor: "floor", Ceil: "ceil"}
+_INFIX = {Add: "+", Sub: "-", Mul: "*", LT: "<", LE: "<=", EQ: "==", NE: "!="}
+
+
+class CEmitter:
+    """Emits expressions and statements; one instance per generated function."""
+
+    def __init__(self, lowering: Lowering):
+        self.lowering = lowering
+        self.vars = Names("v")
+        self.bufs = Names("b")
+        self.loop_counter = 0
+        self.rules: dict[type, Callable[[Expr], str]] = {
+            Const: lambda e: c_literal(e.value, e.dtype),
+            Var: lambda e: self.vars[e.name],
+            RVar: lambda e: self.vars[e.name],
+            Param: lambda e: self.vars["param " + e.name],
+            ImageDim: lambda e: f"((int32_t){self.vars[buffer_symbol(e.image.name, e.which, e.dim).name]})",
+            Load: lambda e: f"{self.bufs[e.buffer]}[{self.expr(e.index)}]",
+            Cast: self._cast,
+            Div: lambda e: self._helper("div", e),
+            Mod: lambda e: self._helper("mod", e),
+            Min: lambda e: self._helper("min", e),
+            Max: lambda e: self._helper("max", e),
+            Pow: lambda e: f"{'powf' if e.dtype.bits == 32 else 'pow'}({self.expr(e.a)}, {self.expr(e.b)})",
+            And: lambda e: f"({self.expr(e.a)} && {self.expr(e.b)})",
+            Or: lambda e: f"({self.expr(e.a)} || {self.expr(e.b)})",
+            Not: lambda e: f"(!{self.expr(e.value)})",
+            Select: lambda e: f"({self.expr(e.cond)} ? {self.expr(e.true_value)} : {self.expr(e.false_value)})",
+            Round: lambda e: f"__builtin_roundeven{'f' if e.dtype.bits == 32 else ''}({self.expr(e.value)})",
+            Abs: self._abs,
+            Call: self._unflattened,
+        }
+        for cls, op in _INFIX.items():
+            self.rules[cls] = self._infix_rule(op)
+        for cls, fn in _MATH.items():
+            self.rules[cls] = self._math_rule(fn)
+
+    # ---------------------------------------------------------------- expressions
+
+    def expr(self, e: Expr) -> str:
+        rule = self.rules.get(type(e))
+        if rule is None:
+            raise TypeError(f"no C rule for expression node {type(e).__name__}")
+        return rule(e)
+
+    def _infix_rule(self, op: str) -> Callable[[Expr], str]:
+        def rule(e: Expr) -> str:
+            text = f"({self.expr(e.a)} {op} {self.expr(e.b)})"  # type: ignore[attr-defined]
+            t = e.dtype
+            if isinstance(e, BinaryOp) and t.is_int and t.bits < 32:
+                return f"(({t.c_name}){text})"  # C promotes to int; the language wraps at the type's width
+            if isinstance(e, BinaryOp) and t.is_int and not t.is_signed and t.bits == 32 and op == "*":
+                return f"((uint32_t)((uint64_t){self.expr(e.a)} * {self.expr(e.b)}))"  # type: ignore[attr-defined]
+            return text
+
+        return rule
+
+    def _math_rule(self, fn: str) -> Callable[[Expr], str]:
+        return lambda e: f"{fn}{'f' if e.dtype.bits == 32 else ''}({self.expr(e.value)})"  # type: ignore[attr-defined]
+
+    def _helper(self, op: str, e: Expr) -> str:
+        t = e.dtype
+        if op in ("div", "mod") and t.is_float:
+            if op == "div":
+                return f"({self.expr(e.a)} / {self.expr(e.b)})"  # type: ignore[attr-defined]
+            return f"saline_mod_{type_suffix(t)}({self.expr(e.a)}, {self.expr(e.b)})"  # type: ignore[attr-defined]
+        return f"saline_{op}_{type_suffix(t)}({self.expr(e.a)}, {self.expr(e.b)})"  # type: ignore[attr-defined]
+
+    def _abs(self, e: Expr) -> str:
+        t = e.dtype
+        v = self.expr(e.value)  # type: ignore[attr-defined]
+        if t.is_float:
+            return f"{'fabsf' if t.bits == 32 else 'fabs'}({v})"
+        return v if not t.is_signed else f"saline_abs_{type_suffix(t)}({v})"
+
+    def _cast(self, e: Expr) -> str:
+        to, src = e.dtype, e.value.dtype  # type: ignore[attr-defined]
+        v = self.expr(e.value)  # type: ignore[attr-defined]
+        if to.is_bool:
+            return f"({v} != 0)"
+        if src.is_float and to.is_int:
+            return f"saline_cvt_{type_suffix(src)}_{type_suffix(to)}({v})"
+        return f"(({to.c_name}){v})"
+
+    def _unflattened(self, e: Expr) -> str:
+        raise TypeError(f"a Call to {e.func.name} reached C generation: storage flattening missed it")  # type: ignore[attr-defined]
+
+    # ---------------------------------------------------------------- statements
+
+    def stmt(self, s: Stmt, indent: int) -> list[str]:
+        pad = "    " * indent
+        match s:
+            case Block(stmts=ss):
+                return [line for x in ss for line in self.stmt(x, indent)]
+            case Nop():
+                return []
+            case For(name=n, min=lo, extent=ext, body=b):
+                self.loop_counter += 1
+                i = f"i{self.loop_counter}"
+                return [
+                    f"{pad}{{",
+                    f"{pad}    const int64_t {i}_lo = {self.expr(lo)}, {i}_hi = {i}_lo + {self.expr(ext)};",
+                    f"{pad}    for (int64_t {i} = {i}_lo; {i} < {i}_hi; {i}++) {{",
+                    f"{pad}        const int32_t {self.vars[n]} = (int32_t){i};",
+                    *self.stmt(b, indent + 2),
+                    f"{pad}    }}",
+                    f"{pad}}}",
+                ]
+            case LetStmt(name=n, value=v, body=b):
+                t = v.dtype.c_name
+                return [
+                    f"{pad}{{",
+                    f"{pad}    const {t} {self.vars[n]} = {self.expr(v)};",
+                    *self.stmt(b, indent + 1),
+                    f"{pad}}}",
+                ]
+            case Store(buffer=buf, index=idx, value=v):
+                return [f"{pad}{self.bufs[buf]}[{self.expr(idx)}] = {self.expr(v)};"]
+            case IfThenElse(cond=c, then_case=t, else_case=e):
+                lines = [f"{pad}if ({self.expr(c)}) {{", *self.stmt(t, indent + 1), f"{pad}}}"]
+                if e is not None:
+                    lines[-1] = f"{pad}}} else {{"
+                    lines += [*self.stmt(e, indent + 1), f"{pad}}}"]
+                return lines
+            case Allocate(name=n, dtype=t, extents=ext, body=b):
+                buf = self.bufs[n]
+                dims = ", ".join(self.expr(x) for x in ext) or "1"
+                return [
+                    f"{pad}{{",
+                    f"{pad}    const int64_t {buf}_extents[] = {{{dims}}};",
+                    f"{pad}    int {buf}_too_large = 0;",
+                    f"{pad}    {buf} = ({t.c_name} *)saline_alloc(saline_product({len(ext)}, {buf}_extents), "
+                    f"{t.bits // 8 if t.bits >= 8 else 1}, &{buf}_too_large);",
+                    f"{pad}    if ({buf} == NULL) {{",
+                    f"{pad}        error[0] = saline_product({len(ext)}, {buf}_extents);",
+                    f"{pad}        rc = {buf}_too_large ? 6 : 5;  /* allocation of {c_comment(n)} */",
+                    f"{pad}        goto cleanup;",
+                    f"{pad}    }}",
+                    *self.stmt(b, indent + 1),
+                    f"{pad}}}",
+                ]
+            case Check(cond=c, code=code, details=details, message=m):
+                sets = " ".join(f"error[{k}] = {self.expr(d)};" for k, d in enumerate(details))
+                return [
+                    f"{pad}if (!{self.expr(c)}) {{  /* {c_comment(m)} */",
+                    f"{pad}    {sets} rc = {code}; goto cleanup;",
+                    f"{pad}}}",
+                ]
+        raise TypeError(f"no C rule for statement {type(s).__name__}")
+
+
+def emit_c(lowering: Lowering) -> str:
+    """The whole C translation unit for a lowered pipeline."""
+    em = CEmitter(lowering)
+    buffers = [*lowering.inputs, *lowering.outputs]
+    body_lines = em.stmt(lowering.body, 1) if lowering.body is not None else []
+    lines = ['#include "saline_runtime.h"', "", "/* generated by saline: do not edit */"]
+    lines.append(
+        "int32_t saline_run(const saline_buffer_t *buffers, const double *params, int32_t threads,"
+        " int64_t *query, int64_t *error) {"
+    )
+    lines += ["    int32_t rc = 0;", "    (void)threads; (void)params; (void)buffers;"]
+    allocated = _allocated(lowering.body)
+    for name, t in allocated:
+        lines.append(f"    {t.c_name} *{em.bufs[name]} = NULL;")
+    for k, info in enumerate(buffers):
+        lines.append(
+            f"    {info.dtype.c_name} *SALINE_UNUSED {em.bufs[info.name]} = "
+            f"({info.dtype.c_name} *)buffers[{k}].host;  /* {c_comment(info.name)} */"
+        )
+        for d in range(info.ndim):
+            for what in ("min", "extent", "stride"):
+                sym = em.vars[buffer_symbol(info.name, what, d).name]
+                lines.append(f"    const int64_t SALINE_UNUSED {sym} = buffers[{k}].{what}[{d}];")
+    for k, p in enumerate(lowering.params):
+        lines.append(
+            f"    const {p.dtype.c_name} SALINE_UNUSED {em.vars['param ' + p.name]} = "
+            f"({p.dtype.c_name})params[{k}];  /* {c_comment(p.name)} */"
+        )
+    for name, value in lowering.lets:
+        lines.append(f"    const {value.dtype.c_name} SALINE_UNUSED {em.vars[name]} = {em.expr(value)};")
+    lines.append("    if (query != NULL) {")
+    q = 0
+    for info in lowering.inputs:
+        for lo, hi in lowering.image_regions[info.name]:
+            lines.append(f"        query[{q}] = {em.expr(lo)}; query[{q + 1}] = {em.expr(hi)};")
+            q += 2
+    lines += ["        return 0;", "    }"]
+    for c in lowering.checks:
+        lines += em.stmt(c, 1)
+    lines += body_lines
+    lines.append("cleanup:")
+    for name, _ in allocated:
+        lines.append(f"    free({em.bufs[name]});")
+    lines += ["    return rc;", "}", ""]
+    return "\n".join(lines)
+
+
+def _allocated(s: Stmt | None) -> list[tuple[str, DType]]:
+    out = []
+    while isinstance(s, Allocate):
+        out.append((s.name, s.dtype))
+        s = s.body
+    return out

@@ -1,0 +1,128 @@
+/* Saline runtime helpers, included by every generated pipeline.
+ *
+ * The buffer struct passed for each input and output, and the scalar operations whose
+ * semantics the language fixes and C does not: Euclidean integer division and modulo (x/0 == 0,
+ * never a trap, INT_MIN / -1 wraps), saturating float-to-int conversion (NaN gives 0), and
+ * min/max/abs that evaluate each operand once. Generated code is built with -fwrapv, so plain
+ * signed integer arithmetic wraps as the language says.
+ */
+#ifndef SALINE_RUNTIME_H
+#define SALINE_RUNTIME_H
+
+#include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#define SALINE_MAX_DIMS 8
+#define SALINE_UNUSED __attribute__((unused))
+
+typedef struct saline_buffer_t {
+    void *host;                       /* address of the element at min[] */
+    int32_t dims;
+    int32_t elem_size;
+    int64_t min[SALINE_MAX_DIMS];     /* in Func argument order: x first */
+    int64_t extent[SALINE_MAX_DIMS];
+    int64_t stride[SALINE_MAX_DIMS];  /* in elements, may be negative or zero */
+} saline_buffer_t;
+
+/* Euclidean division: a == (a / b) * b + a % b with 0 <= a % b < |b|; b == 0 gives 0. */
+#define SALINE_SIGNED_DIVMOD(T, S)                                                     \
+    static inline T saline_div_##S(T a, T b) {                                         \
+        if (b == 0) return 0;                                                          \
+        if (b == -1) return (T)(0 - a); /* wraps for the minimum instead of trapping */ \
+        T q = (T)(a / b), r = (T)(a % b);                                              \
+        if (r < 0) q = (T)(b > 0 ? q - 1 : q + 1);                                     \
+        return q;                                                                      \
+    }                                                                                  \
+    static inline T saline_mod_##S(T a, T b) {                                         \
+        if (b == 0 || b == -1) return 0;                                               \
+        T r = (T)(a % b);                                                              \
+        if (r < 0) r = (T)(b > 0 ? r + b : r - b);                                     \
+        return r;                                                                      \
+    }
+
+#define SALINE_UNSIGNED_DIVMOD(T, S)                                                   \
+    static inline T saline_div_##S(T a, T b) { return b == 0 ? 0 : (T)(a / b); }        \
+    static inline T saline_mod_##S(T a, T b) { return b == 0 ? 0 : (T)(a % b); }
+
+SALINE_SIGNED_DIVMOD(int8_t, i8)
+SALINE_SIGNED_DIVMOD(int16_t, i16)
+SALINE_SIGNED_DIVMOD(int32_t, i32)
+SALINE_SIGNED_DIVMOD(int64_t, i64)
+SALINE_UNSIGNED_DIVMOD(uint8_t, u8)
+SALINE_UNSIGNED_DIVMOD(uint16_t, u16)
+SALINE_UNSIGNED_DIVMOD(uint32_t, u32)
+
+static inline float saline_mod_f32(float a, float b) { return a - b * floorf(a / b); }
+static inline double saline_mod_f64(double a, double b) { return a - b * floor(a / b); }
+
+/* min(a, b) = a < b ? a : b and max(a, b) = a > b ? a : b, as in the interpreter. */
+#define SALINE_MINMAX(T, S)                                                     \
+    static inline T saline_min_##S(T a, T b) { return a < b ? a : b; }          \
+    static inline T saline_max_##S(T a, T b) { return a > b ? a : b; }
+
+SALINE_MINMAX(int8_t, i8)
+SALINE_MINMAX(int16_t, i16)
+SALINE_MINMAX(int32_t, i32)
+SALINE_MINMAX(int64_t, i64)
+SALINE_MINMAX(uint8_t, u8)
+SALINE_MINMAX(uint16_t, u16)
+SALINE_MINMAX(uint32_t, u32)
+SALINE_MINMAX(float, f32)
+SALINE_MINMAX(double, f64)
+
+#define SALINE_ABS(T, S) \
+    static inline T saline_abs_##S(T a) { return a < 0 ? (T)(0 - a) : a; }
+
+SALINE_ABS(int8_t, i8)
+SALINE_ABS(int16_t, i16)
+SALINE_ABS(int32_t, i32)
+SALINE_ABS(int64_t, i64)
+
+/* Float to integer: truncate toward zero, saturate to the type's range, NaN gives 0. The
+ * bounds are exact in F: LO is the type's minimum, HI_EXCL its maximum plus one. */
+#define SALINE_FTOI(F, FS, T, S, LO, HI_EXCL, TMAX)                     \
+    static inline T saline_cvt_##FS##_##S(F x) {                        \
+        if (!(x == x)) return 0;                                        \
+        if (x <= (F)(LO)) return (T)(LO);                               \
+        if (x >= (F)(HI_EXCL)) return (T)(TMAX);                        \
+        return (T)x;                                                    \
+    }
+
+SALINE_FTOI(float, f32, int8_t, i8, -128.0, 128.0, INT8_MAX)
+SALINE_FTOI(float, f32, int16_t, i16, -32768.0, 32768.0, INT16_MAX)
+SALINE_FTOI(float, f32, int32_t, i32, -2147483648.0, 2147483648.0, INT32_MAX)
+SALINE_FTOI(float, f32, uint8_t, u8, 0.0, 256.0, UINT8_MAX)
+SALINE_FTOI(float, f32, uint16_t, u16, 0.0, 65536.0, UINT16_MAX)
+SALINE_FTOI(float, f32, uint32_t, u32, 0.0, 4294967296.0, UINT32_MAX)
+SALINE_FTOI(double, f64, int8_t, i8, -128.0, 128.0, INT8_MAX)
+SALINE_FTOI(double, f64, int16_t, i16, -32768.0, 32768.0, INT16_MAX)
+SALINE_FTOI(double, f64, int32_t, i32, -2147483648.0, 2147483648.0, INT32_MAX)
+SALINE_FTOI(double, f64, uint8_t, u8, 0.0, 256.0, UINT8_MAX)
+SALINE_FTOI(double, f64, uint16_t, u16, 0.0, 65536.0, UINT16_MAX)
+SALINE_FTOI(double, f64, uint32_t, u32, 0.0, 4294967296.0, UINT32_MAX)
+
+/* Allocation of `count` elements of `size` bytes: NULL with *too_large set when the byte count
+ * does not fit, NULL when malloc fails. Zero elements still give a valid pointer. */
+static inline void *saline_alloc(int64_t count, int64_t size, int *too_large) {
+    int64_t bytes;
+    *too_large = 0;
+    if (count < 0 || __builtin_mul_overflow(count, size, &bytes) || bytes > ((int64_t)1 << 46)) {
+        *too_large = 1;
+        return NULL;
+    }
+    return malloc(bytes > 0 ? (size_t)bytes : 1);
+}
+
+/* count = e0 * e1 * ...: -1 when it overflows. */
+static inline int64_t saline_product(int n, const int64_t *extents) {
+    int64_t count = 1;
+    for (int i = 0; i < n; i++) {
+        int64_t e = extents[i] > 0 ? extents[i] : 0;
+        if (__builtin_mul_overflow(count, e, &count)) return -1;
+    }
+    return count;
+}
+
+#endif /* SALINE_RUNTIME_H */

@@ -1,0 +1,184 @@
+"""Interval arithmetic over integer expressions, as symbolic int64 expressions.
+
+After `Bounds(scope).interval(e)`: a pair (lo, hi) of simplified int64 Exprs such that, for
+every assignment of the variables within their intervals in `scope` (variables not in scope are
+single points), the value of `e` lies in [lo, hi], provided no integer operation of `e` wraps.
+That proviso is made checkable: every int32 (or narrower) add, subtract, multiply and negation
+met on the way leaves an *obligation* (lo, hi, dtype) that the caller turns into a run-time
+check, so a wrapped index can never escape its computed bounds. Data-dependent values (reads of
+images or Funcs, float-to-int casts) take the whole range of their type.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pipelines.expr import (
+    Abs,
+    Add,
+    Call,
+    Cast,
+    Const,
+    Div,
+    Expr,
+    ImageDim,
+    Max,
+    Min,
+    Mod,
+    Mul,
+    Param,
+    RVar,
+    Select,
+    Sub,
+    Var,
+)
+from pipelines.types import DType, int64
+from scheduler.simplify import simplify
+
+Interval = tuple[Expr, Expr]
+
+
+def c64(v: int) -> Const:
+    return Const(v, int64)
+
+
+def to64(e: Expr) -> Expr:
+    """`e` converted to int64 (constants folded)."""
+    return simplify(Cast(int64, e)) if e.dtype != int64 else e
+
+
+def smin(a: Expr, b: Expr) -> Expr:
+    return simplify(Min(a, b))
+
+
+def smax(a: Expr, b: Expr) -> Expr:
+    return simplify(Max(a, b))
+
+
+def union(a: Interval, b: Interval) -> Interval:
+    return smin(a[0], b[0]), smax(a[1], b[1])
+
+
+def type_range(dtype: DType) -> Interval:
+    return c64(int(dtype.min_value)), c64(int(dtype.max_value))
+
+
+@dataclass
+class Bounds:
+    """Interval of expressions given intervals of variables (`scope`, by variable name)."""
+
+    scope: dict[str, Interval]
+    obligations: list[tuple[Expr, Expr, DType]] = field(default_factory=list)
+
+    def interval(self, e: Expr) -> Interval:
+        if not (e.dtype.is_int or e.dtype.is_bool):
+            raise TypeError(f"interval of a non-integer expression {e}")
+        lo, hi = self._interval(e)
+        return simplify(lo), simplify(hi)
+
+    def _oblige(self, lo: Expr, hi: Expr, dtype: DType) -> Interval:
+        lo, hi = simplify(lo), simplify(hi)
+        if dtype.bits < 64:
+            tmin, tmax = type_range(dtype)
+            if not (
+                isinstance(lo, Const) and isinstance(hi, Const) and tmin.value <= lo.value <= hi.value <= tmax.value
+            ):
+                self.obligations.append((lo, hi, dtype))
+        return lo, hi
+
+    def _interval(self, e: Expr) -> Interval:  # noqa: C901 - one case per node kind
+        match e:
+            case Const(value=v):
+                return c64(int(v)), c64(int(v))
+            case Var(name=n) | RVar(name=n):
+                if n in self.scope:
+                    return self.scope[n]
+                return to64(e), to64(e)
+            case Param() | ImageDim():
+                return to64(e), to64(e)
+            case Add(a=a, b=b):
+                (alo, ahi), (blo, bhi) = self._interval(a), self._interval(b)
+                return self._oblige(Add(alo, blo), Add(ahi, bhi), e.dtype)
+            case Sub(a=a, b=b):
+                (alo, ahi), (blo, bhi) = self._interval(a), self._interval(b)
+                return self._oblige(Sub(alo, bhi), Sub(ahi, blo), e.dtype)
+            case Mul(a=a, b=b):
+                return self._mul(e, a, b)
+            case Div(a=a, b=b):
+                return self._div(a, b)
+            case Mod(a=a, b=b):
+                if isinstance(b, Const):
+                    return c64(0), c64(max(abs(int(b.value)) - 1, 0))
+                _, bhi = self._interval(b)
+                blo, _ = self._interval(b)
+                m = smax(smax(bhi, Sub(c64(0), blo)), c64(1))
+                return c64(0), simplify(Sub(m, c64(1)))
+            case Min(a=a, b=b):
+                (alo, ahi), (blo, bhi) = self._interval(a), self._interval(b)
+                return smin(alo, blo), smin(ahi, bhi)
+            case Max(a=a, b=b):
+                (alo, ahi), (blo, bhi) = self._interval(a), self._interval(b)
+                return smax(alo, blo), smax(ahi, bhi)
+            case Select(true_value=t, false_value=f):
+                return union(self._interval(t), self._interval(f))
+            case Abs(value=v):
+                lo, hi = self._interval(v)
+                top = smax(hi, simplify(Sub(c64(0), lo)))
+                # abs of the type's minimum wraps to itself: keep the bound sound
+                return self._oblige(smin(c64(0), smax(lo, c64(0))), top, e.dtype)
+            case Cast(dtype=t, value=v):
+                return self._cast(t, v)
+            case Call():
+                return type_range(e.dtype)
+        return type_range(e.dtype)
+
+    def _mul(self, e: Expr, a: Expr, b: Expr) -> Interval:
+        if isinstance(a, Const):
+            a, b = b, a
+        alo, ahi = self._interval(a)
+        if isinstance(b, Const):
+            k = c64(int(b.value))
+            pair = (Mul(alo, k), Mul(ahi, k)) if int(b.value) >= 0 else (Mul(ahi, k), Mul(alo, k))
+            return self._oblige(pair[0], pair[1], e.dtype)
+        blo, bhi = self._interval(b)
+        products = [simplify(Mul(x, y)) for x in (alo, ahi) for y in (blo, bhi)]
+        lo, hi = products[0], products[0]
+        for p in products[1:]:
+            lo, hi = smin(lo, p), smax(hi, p)
+        return self._oblige(lo, hi, e.dtype)
+
+    def _div(self, a: Expr, b: Expr) -> Interval:
+        alo, ahi = self._interval(a)
+        if isinstance(b, Const) and int(b.value) != 0:
+            k = c64(int(b.value))
+            if int(b.value) > 0:
+                return simplify(Div(alo, k)), simplify(Div(ahi, k))
+            return simplify(Div(ahi, k)), simplify(Div(alo, k))
+        # |a / b| <= |a| whenever b != 0, and a / 0 == 0.
+        m = smax(ahi, simplify(Sub(c64(0), alo)))
+        return simplify(Sub(c64(0), m)), m
+
+    def _cast(self, t: DType, v: Expr) -> Interval:
+        if t.bits >= 64 and t.is_int and v.dtype.is_int:
+            return self._interval(v)
+        if not v.dtype.is_int and not v.dtype.is_bool:
+            return type_range(t)  # float to int saturates into the type
+        lo, hi = self._interval(v)
+        if v.dtype.is_bool:
+            return c64(0), c64(1)
+        if t.is_signed == v.dtype.is_signed and t.bits >= v.dtype.bits:
+            return lo, hi
+        if not t.is_signed and v.dtype.is_signed and t.bits >= v.dtype.bits:
+            tmin, tmax = type_range(t)
+            fits = simplify(smin(lo, c64(0)))
+            if isinstance(fits, Const) and fits.value == 0:
+                return lo, hi
+            return tmin, tmax
+        if t.is_signed and t.bits > v.dtype.bits:
+            return lo, hi
+        # narrowing: the value keeps its bounds only where it fits
+        tmin, tmax = type_range(t)
+        slo, shi = simplify(lo), simplify(hi)
+        if isinstance(slo, Const) and isinstance(shi, Const) and tmin.value <= slo.value and shi.value <= tmax.value:
+            return slo, shi
+        return tmin, tmax

@@ -1,0 +1,163 @@
+"""The loop-nest IR that lowering produces and code generation consumes.
+
+After this module: a lowered pipeline is a tree of immutable `Stmt` nodes (frozen dataclasses,
+traversed by the same generic `Mutator` as expressions). Before storage flattening, `Provide`
+writes a Func at multi-dimensional coordinates and `Call` reads one; after it, `Store` and
+`Load` address a named buffer by a flat int64 offset. `loop_nest_str` prints any stage of it.
+Region symbols (`f.x.min`, `f.x.max`) and loop variables are ordinary `Var` nodes: int64 for
+region bounds, int32 for loop variables, as the language's coordinates are int32.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pipelines.expr import Expr, Node, expr_str
+from pipelines.types import DType, IRTypeError, int64
+
+
+class Stmt(Node):
+    """A statement of the loop-nest IR."""
+
+    __slots__ = ()
+
+    def __str__(self) -> str:
+        return loop_nest_str(self)
+
+
+@dataclass(frozen=True, eq=True)
+class Load(Expr):
+    """Read element `index` (int64, in elements) of a flat buffer."""
+
+    buffer: str
+    index: Expr
+    dtype: DType
+
+    def __post_init__(self) -> None:
+        if self.index.dtype != int64:
+            raise IRTypeError(f"Load from {self.buffer}: index must be int64, got {self.index.dtype}")
+
+
+@dataclass(frozen=True, eq=True)
+class Provide(Stmt):
+    """Write a Func's value at coordinates (before storage flattening)."""
+
+    func: str
+    args: tuple[Expr, ...]
+    value: Expr
+
+
+@dataclass(frozen=True, eq=True)
+class Store(Stmt):
+    """Write element `index` (int64) of a flat buffer."""
+
+    buffer: str
+    index: Expr
+    value: Expr
+
+
+@dataclass(frozen=True, eq=True)
+class For(Stmt):
+    """`for name in [min, min + extent)`; `kind` is serial, parallel, vectorized or unrolled."""
+
+    name: str
+    min: Expr
+    extent: Expr
+    kind: str
+    body: Stmt
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("serial", "parallel", "vectorized", "unrolled"):
+            raise ValueError(f"unknown loop kind {self.kind!r}")
+
+
+@dataclass(frozen=True, eq=True)
+class LetStmt(Stmt):
+    """Bind `name` to `value` (evaluated once) within `body`."""
+
+    name: str
+    value: Expr
+    body: Stmt
+
+
+@dataclass(frozen=True, eq=True)
+class Block(Stmt):
+    """Statements run in order."""
+
+    stmts: tuple[Stmt, ...]
+
+
+@dataclass(frozen=True, eq=True)
+class IfThenElse(Stmt):
+    cond: Expr
+    then_case: Stmt
+    else_case: Stmt | None = None
+
+
+@dataclass(frozen=True, eq=True)
+class Allocate(Stmt):
+    """Dense storage for `name`: the product of `extents` (int64) elements, live within `body`.
+
+    Code generation checks the product for overflow and the allocation for failure."""
+
+    name: str
+    dtype: DType
+    extents: tuple[Expr, ...]
+    body: Stmt
+
+
+@dataclass(frozen=True, eq=True)
+class Check(Stmt):
+    """Return error `code` from the pipeline, with `details` (int64 Exprs), unless `cond` holds."""
+
+    cond: Expr
+    code: int
+    details: tuple[Expr, ...] = ()
+    message: str = field(default="", compare=False)
+
+
+@dataclass(frozen=True, eq=True)
+class Nop(Stmt):
+    """Nothing (an empty stage)."""
+
+
+def block(*stmts: Stmt | None) -> Stmt:
+    """A Block of the non-empty statements, flattened; a single statement stands alone."""
+    flat: list[Stmt] = []
+    for s in stmts:
+        if s is None or isinstance(s, Nop):
+            continue
+        flat.extend(s.stmts if isinstance(s, Block) else (s,))
+    if not flat:
+        return Nop()
+    return flat[0] if len(flat) == 1 else Block(tuple(flat))
+
+
+def loop_nest_str(s: Stmt, indent: int = 0) -> str:
+    """Readable text of a statement tree, one statement a line."""
+    pad = "  " * indent
+    match s:
+        case For(name=n, min=lo, extent=ext, kind=k, body=b):
+            tag = "" if k == "serial" else f" {k}"
+            return f"{pad}for{tag} {n} in [{expr_str(lo)}, +{expr_str(ext)}):\n" + loop_nest_str(b, indent + 1)
+        case LetStmt(name=n, value=v, body=b):
+            return f"{pad}let {n} = {expr_str(v)}\n" + loop_nest_str(b, indent)
+        case Block(stmts=ss):
+            return "".join(loop_nest_str(x, indent) for x in ss)
+        case IfThenElse(cond=c, then_case=t, else_case=e):
+            text = f"{pad}if {expr_str(c)}:\n" + loop_nest_str(t, indent + 1)
+            if e is not None:
+                text += f"{pad}else:\n" + loop_nest_str(e, indent + 1)
+            return text
+        case Allocate(name=n, dtype=t, extents=ext, body=b):
+            dims = " * ".join(expr_str(e) for e in ext) or "1"
+            return f"{pad}allocate {n}[{t.name}; {dims}]\n" + loop_nest_str(b, indent)
+        case Provide(func=f, args=args, value=v):
+            return f"{pad}{f}({', '.join(map(expr_str, args))}) = {expr_str(v)}\n"
+        case Store(buffer=b, index=i, value=v):
+            return f"{pad}{b}[{expr_str(i)}] = {expr_str(v)}\n"
+        case Check(cond=c, message=m):
+            return f"{pad}check {expr_str(c)}  # {m}\n"
+        case Nop():
+            return ""
+    return f"{pad}{s!r}\n"

@@ -1,0 +1,173 @@
+"""Lowering: a pipeline and a schedule become one loop nest, pass by pass.
+
+Read `PASSES` as the table of contents. Each pass takes and returns the `Lowering` state; after
+the last one, `Lowering.body` holds flat Stores and Loads only, `lets` define every region,
+extent and stride symbol (in dependency order), and `checks` guard every buffer access.
+With SALINE_DEBUG=2 (or `lower(..., debug=2)`) the loop nest is printed after each pass.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from pipelines.expr import Expr, Param
+from pipelines.func import Definition, Func
+from pipelines.pipeline import Pipeline
+from pipelines.types import DType
+from scheduler.bounds import Interval
+from scheduler.flatten import Layout, dense_layout, flatten_storage, passed_layout
+from scheduler.infer_bounds import infer_bounds
+from scheduler.loopir import Allocate, Check, LetStmt, Stmt, block, loop_nest_str
+from scheduler.realize import Names, build_stage_loops, inline_funcs, unique_names
+from scheduler.schedule import Schedule, resolve_placement
+from scheduler.simplify import simplify
+
+
+@dataclass(frozen=True)
+class BufferInfo:
+    """A buffer passed in or out: its IR name, element type and rank."""
+
+    name: str
+    dtype: DType
+    ndim: int
+
+
+@dataclass
+class Lowering:
+    """Everything lowering knows about one pipeline; passes fill it in order."""
+
+    pipeline: Pipeline
+    schedule: Schedule | None
+    roots: list[Func] = field(default_factory=list)
+    names: Names | None = None
+    definitions: dict[Func, list[Definition]] = field(default_factory=dict)
+    stages: dict[Func, list[Stmt]] = field(default_factory=dict)
+    lets: list[tuple[str, Expr]] = field(default_factory=list)
+    checks: list[Check] = field(default_factory=list)
+    image_regions: dict[str, list[Interval]] = field(default_factory=dict)
+    layouts: dict[str, Layout] = field(default_factory=dict)
+    body: Stmt | None = None
+
+    @property
+    def inputs(self) -> list[BufferInfo]:
+        return [BufferInfo(i.name, i.dtype, i.ndim) for i in self.pipeline.images]
+
+    @property
+    def outputs(self) -> list[BufferInfo]:
+        assert self.names is not None
+        return [BufferInfo(self.names.funcs[f], f.dtype, f.ndim) for f in self.pipeline.outputs]
+
+    @property
+    def params(self) -> tuple[Param, ...]:
+        return self.pipeline.params
+
+    def stmt(self) -> Stmt:
+        """The whole program as one statement (for printing)."""
+        inner = block(*self.checks, self.body)
+        if self.body is None:
+            inner = block(*self.checks, *(s for f in self.roots for s in self.stages.get(f, [])))
+        for name, value in reversed(self.lets):
+            inner = LetStmt(name, value, inner)
+        return inner
+
+
+def place_funcs(state: Lowering) -> Lowering:
+    """Choose which Funcs are computed (at root) and which are inlined; name them uniquely."""
+    roots = resolve_placement(state.pipeline, state.schedule)
+    state.roots = [f for f in state.pipeline.funcs if f in roots]
+    state.names = unique_names(state.roots, [i.name for i in state.pipeline.images])
+    return state
+
+
+def inline(state: Lowering) -> Lowering:
+    """Substitute every inlined Func into the definitions of the computed ones."""
+    state.definitions = {f: inline_funcs(f, frozenset(state.roots)) for f in state.roots}
+    return state
+
+
+def build_loops(state: Lowering) -> Lowering:
+    """One loop nest per definition of each computed Func."""
+    assert state.names is not None
+    state.stages = {f: build_stage_loops(state.names.funcs[f], state.definitions[f], state.names) for f in state.roots}
+    return state
+
+
+def bound_regions(state: Lowering) -> Lowering:
+    """Regions of Funcs and inputs from their uses, with run-time checks."""
+    assert state.names is not None
+    result = infer_bounds(
+        state.roots,
+        state.definitions,
+        state.stages,
+        state.names,
+        state.pipeline.outputs,
+        [(i.name, i.ndim) for i in state.pipeline.images],
+    )
+    state.lets, state.checks, state.image_regions = result.lets, result.checks, result.image_regions
+    return state
+
+
+def flatten(state: Lowering) -> Lowering:
+    """Dense storage for intermediates, flat Loads and Stores everywhere, allocations around."""
+    assert state.names is not None
+    outputs = set(state.pipeline.outputs)
+    allocations = []
+    for f in state.roots:
+        name = state.names.funcs[f]
+        if f in outputs:
+            state.layouts[name] = passed_layout(name, f.ndim, True, state.names)
+        else:
+            layout, lets, extents = dense_layout(name, state.names, f.ndim)
+            state.layouts[name] = layout
+            state.lets += lets
+            allocations.append((name, f.dtype, extents))
+    for image in state.pipeline.images:
+        state.layouts[image.name] = passed_layout(image.name, image.ndim, False, state.names)
+    body = block(*(s for f in state.roots for s in state.stages[f]))
+    body = flatten_storage(body, state.layouts, state.names.funcs)
+    for name, dtype, extents in reversed(allocations):
+        body = Allocate(name, dtype, extents, body)
+    state.body = body
+    return state
+
+
+def simplify_all(state: Lowering) -> Lowering:
+    """Canonical linear index arithmetic, folded constants, decided comparisons."""
+    state.lets = [(n, simplify(v)) for n, v in state.lets]
+    state.checks = [c for c in (simplify(c) for c in state.checks) if not _always_true(c)]
+    assert state.body is not None
+    state.body = simplify(state.body)
+    return state
+
+
+def _always_true(c: Check) -> bool:
+    return getattr(c.cond, "value", None) is True
+
+
+PASSES: list[tuple[str, Callable[[Lowering], Lowering]]] = [
+    ("place funcs", place_funcs),
+    ("inline", inline),
+    ("build loops", build_loops),
+    ("bound regions", bound_regions),
+    ("flatten storage", flatten),
+    ("simplify", simplify_all),
+]
+
+
+def lower(pipeline: Pipeline, schedule: Schedule | None = None, debug: int | None = None) -> Lowering:
+    """Run every pass of `PASSES` in order; print the loop nest after each when debug >= 2."""
+    if debug is None:
+        debug = int(os.environ.get("SALINE_DEBUG", "0") or 0)
+    state = Lowering(pipeline, schedule)
+    previous = ""
+    for name, run in PASSES:
+        state = run(state)
+        if debug >= 2:
+            text = loop_nest_str(state.stmt()) if state.roots and state.stages else ""
+            print(f"--- after {name}:", file=sys.stderr)
+            print("    (unchanged)" if text == previous else text, file=sys.stderr)
+            previous = text
+    return state
