@@ -130,6 +130,7 @@ class CEmitter:
         self.vars = Names("v")
         self.bufs = Names("b")
         self.loop_counter = 0
+        self.counters: dict[str, str] = {}  # loop variable name -> its int64 counter in C
         self.rules: dict[type, Callable[[Expr], str]] = {
             Const: lambda e: c_literal(e.value, e.dtype),
             Var: lambda e: self.vars[e.name],
@@ -196,6 +197,9 @@ class CEmitter:
 
     def _cast(self, e: Expr) -> str:
         to, src = e.dtype, e.value.dtype  # type: ignore[attr-defined]
+        counter = self.counters.get(getattr(e.value, "name", None)) if isinstance(e.value, Var) else None
+        if counter is not None and to.bits == 64 and to.is_int:
+            return counter  # the loop's own int64 counter: keeps index arithmetic affine
         v = self.expr(e.value)  # type: ignore[attr-defined]
         if to.is_bool:
             return f"({v} != 0)"
@@ -218,6 +222,7 @@ class CEmitter:
             case For(name=n, min=lo, extent=ext, body=b):
                 self.loop_counter += 1
                 i = f"i{self.loop_counter}"
+                self.counters[n] = i
                 return [
                     f"{pad}{{",
                     f"{pad}    const int64_t {i}_lo = {self.expr(lo)}, {i}_hi = {i}_lo + {self.expr(ext)};",

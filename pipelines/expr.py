@@ -564,7 +564,7 @@ def expr_str(e: Expr) -> str:
         case Var(name=n) | RVar(name=n) | Param(name=n):
             return n
         case ImageDim(image=im, dim=d, which=w):
-            return f"{im.name}.{w}.{d}"
+            return f"{im.name}.dim({d}).{w}"
         case Call(func=f, args=args):
             return f"{f.name}[{', '.join(map(expr_str, args))}]"
         case Cast(dtype=t, value=v):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pipelines.expr import Add, Call, Cast, Expr, Max, Mul, Sub, Var
+from pipelines.expr import Add, Call, Cast, Const, Expr, Max, Mul, Sub, Var
 from pipelines.func import Func
 from pipelines.mutator import Mutator
 from pipelines.types import int64
@@ -31,9 +31,21 @@ class Layout:
     def offset(self, args: tuple[Expr, ...]) -> Expr:
         total: Expr = c64(0)
         for a, lo, stride in zip(args, self.mins, self.strides, strict=True):
-            coord = a if a.dtype == int64 else Cast(int64, a)
-            total = Add(total, Mul(Sub(coord, lo), stride))
+            total = Add(total, Mul(Sub(widen(a), lo), stride))
         return simplify(total)
+
+
+def widen(e: Expr) -> Expr:
+    """`e` as int64, with the conversion pushed through + - * so that index arithmetic is
+    affine in the loop counters (what the C compiler needs to vectorize). Sound because
+    bounds inference checks at run time that no int32 operation of an index wraps."""
+    if e.dtype == int64:
+        return e
+    if isinstance(e, (Add, Sub, Mul)) and e.dtype.is_int and e.dtype.is_signed:
+        return type(e)(widen(e.a), widen(e.b))
+    if isinstance(e, Const):
+        return c64(int(e.value))
+    return Cast(int64, e)
 
 
 def dense_layout(name: str, names: Names, ndim: int) -> tuple[Layout, list[tuple[str, Expr]], tuple[Var, ...]]:

@@ -13,14 +13,15 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from pipelines.expr import Expr, Param
+from pipelines.expr import EQ, And, Expr, Param
+from pipelines.mutator import substitute
 from pipelines.func import Definition, Func
 from pipelines.pipeline import Pipeline
 from pipelines.types import DType
-from scheduler.bounds import Interval
+from scheduler.bounds import Interval, c64
 from scheduler.flatten import Layout, dense_layout, flatten_storage, passed_layout
-from scheduler.infer_bounds import infer_bounds
-from scheduler.loopir import Allocate, Check, LetStmt, Stmt, block, loop_nest_str
+from scheduler.infer_bounds import buffer_symbol, infer_bounds
+from scheduler.loopir import Allocate, Check, IfThenElse, LetStmt, Stmt, block, loop_nest_str
 from scheduler.realize import Names, build_stage_loops, inline_funcs, unique_names
 from scheduler.schedule import Schedule, resolve_placement
 from scheduler.simplify import simplify
@@ -137,9 +138,36 @@ def flatten(state: Lowering) -> Lowering:
 def simplify_all(state: Lowering) -> Lowering:
     """Canonical linear index arithmetic, folded constants, decided comparisons."""
     state.lets = [(n, simplify(v)) for n, v in state.lets]
-    state.checks = [c for c in (simplify(c) for c in state.checks) if not _always_true(c)]
+    unique = {simplify(c): None for c in state.checks}  # same condition, same code: check once
+    state.checks = [c for c in unique if not _always_true(c)]
     assert state.body is not None
     state.body = simplify(state.body)
+    return state
+
+
+def specialize_dense(state: Lowering) -> Lowering:
+    """Two versions of the loop nest: one for the common case where every passed array has unit
+    stride in dimension 0 (the stride becomes the constant 1, so inner loops can use SIMD), and
+    the general one for any other layout."""
+    assert state.body is not None and state.names is not None
+    passed = [i.name for i in state.pipeline.images if i.ndim] + [
+        state.names.funcs[f] for f in state.pipeline.outputs if f.ndim
+    ]
+    if not passed:
+        return state
+    unit = {buffer_symbol(name, "stride", 0): c64(1) for name in passed}
+    cond: Expr = EQ(next(iter(unit)), c64(1))
+    for sym in list(unit)[1:]:
+        cond = And(cond, EQ(sym, c64(1)))
+    body = state.body
+    inner, wrappers = body, []
+    while isinstance(inner, Allocate):  # keep allocations outside both versions
+        wrappers.append(inner)
+        inner = inner.body
+    special = IfThenElse(cond, simplify(substitute(inner, unit)), inner)
+    for a in reversed(wrappers):
+        special = Allocate(a.name, a.dtype, a.extents, special)
+    state.body = special
     return state
 
 
@@ -154,6 +182,7 @@ PASSES: list[tuple[str, Callable[[Lowering], Lowering]]] = [
     ("bound regions", bound_regions),
     ("flatten storage", flatten),
     ("simplify", simplify_all),
+    ("specialize dense", specialize_dense),
 ]
 
 
