@@ -227,7 +227,7 @@ class CEmitter:
                     f"{pad}{{",
                     f"{pad}    const int64_t {i}_lo = {self.expr(lo)}, {i}_hi = {i}_lo + {self.expr(ext)};",
                     f"{pad}    for (int64_t {i} = {i}_lo; {i} < {i}_hi; {i}++) {{",
-                    f"{pad}        const int32_t {self.vars[n]} = (int32_t){i};",
+                    f"{pad}        const int32_t SALINE_UNUSED {self.vars[n]} = (int32_t){i};",
                     *self.stmt(b, indent + 2),
                     f"{pad}    }}",
                     f"{pad}}}",

@@ -14,8 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pipelines.expr import EQ, And, Expr, Param
-from pipelines.mutator import substitute
 from pipelines.func import Definition, Func
+from pipelines.mutator import substitute
 from pipelines.pipeline import Pipeline
 from pipelines.types import DType
 from scheduler.bounds import Interval, c64
