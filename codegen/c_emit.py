@@ -12,6 +12,7 @@ and the loop nest, returning 0. Every user string reaches C only as a sanitized 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Callable
 
 from pipelines.expr import (
@@ -51,6 +52,7 @@ from pipelines.expr import (
     Tanh,
     Var,
 )
+from pipelines.mutator import substitute, walk
 from pipelines.types import DType
 from scheduler.infer_bounds import buffer_symbol
 from scheduler.loopir import Allocate, Block, Check, For, IfThenElse, LetStmt, Load, Nop, Stmt, Store
@@ -241,7 +243,13 @@ class CEmitter:
                     f"{pad}}}",
                 ]
             case Store(buffer=buf, index=idx, value=v):
-                return [f"{pad}{self.bufs[buf]}[{self.expr(idx)}] = {self.expr(v)};"]
+                lets, (idx, v) = common_subexpressions((idx, v), f"cse{self.loop_counter}.{len(self.vars.table)}")
+                if not lets:
+                    return [f"{pad}{self.bufs[buf]}[{self.expr(idx)}] = {self.expr(v)};"]
+                lines = [f"{pad}{{"]
+                for var, value in lets:
+                    lines.append(f"{pad}    const {value.dtype.c_name} {self.vars[var.name]} = {self.expr(value)};")
+                return [*lines, f"{pad}    {self.bufs[buf]}[{self.expr(idx)}] = {self.expr(v)};", f"{pad}}}"]
             case IfThenElse(cond=c, then_case=t, else_case=e):
                 lines = [f"{pad}if ({self.expr(c)}) {{", *self.stmt(t, indent + 1), f"{pad}}}"]
                 if e is not None:
@@ -273,6 +281,29 @@ class CEmitter:
                     f"{pad}}}",
                 ]
         raise TypeError(f"no C rule for statement {type(s).__name__}")
+
+
+def _is_leaf(e: Expr) -> bool:
+    return isinstance(e, (Const, Var, RVar, Param, ImageDim))
+
+
+def common_subexpressions(exprs: tuple[Expr, ...], prefix: str) -> tuple[list[tuple[Var, Expr]], tuple[Expr, ...]]:
+    """Let-bind every non-leaf subexpression that occurs more than once (inlined stencils repeat
+    whole producers), so the C stays small and each value is computed once. Hoisting out of a
+    select branch is safe: loads are in bounds for both branches and no operation traps."""
+    counts: Counter[Expr] = Counter(n for e in exprs for n in walk(e) if isinstance(n, Expr) and not _is_leaf(n))
+    repeated = [n for n, k in counts.items() if k > 1]
+    if not repeated:
+        return [], exprs
+    sizes = {n: sum(1 for _ in walk(n)) for n in repeated}
+    repeated.sort(key=sizes.__getitem__)
+    mapping: dict[Expr, Expr] = {}
+    lets = []
+    for k, n in enumerate(repeated):
+        var = Var(f"{prefix}.{k}", n.dtype)
+        lets.append((var, substitute(n, mapping) if mapping else n))
+        mapping[n] = var
+    return lets, tuple(substitute(e, mapping) for e in exprs)
 
 
 def emit_c(lowering: Lowering) -> str:

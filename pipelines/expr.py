@@ -124,6 +124,22 @@ class Expr(Node):
         return expr_str(self)
 
 
+def node(cls: type) -> type:
+    """Make `cls` a frozen dataclass node whose structural hash is computed once and cached
+    (trees are hashed again and again as dict keys by the simplifier and bounds inference)."""
+    cls = dataclass(frozen=True, eq=True)(cls)
+    raw = cls.__hash__
+
+    def __hash__(self: Any) -> int:
+        cached = self.__dict__.get("_hash")
+        if cached is None:
+            cached = self.__dict__["_hash"] = raw(self)
+        return cached
+
+    cls.__hash__ = __hash__  # type: ignore[method-assign]
+    return cls
+
+
 def _derived() -> Any:
     """A dtype field computed in __post_init__ rather than passed in."""
     return field(init=False, compare=False, repr=False)
@@ -136,7 +152,7 @@ def _set_dtype(node: Expr, dtype: DType) -> None:
 # ---------------------------------------------------------------- leaves
 
 
-@dataclass(frozen=True, eq=True)
+@node
 class Const(Expr):
     """A literal. Float values are stored rounded to their type; ints must fit it."""
 
@@ -164,7 +180,7 @@ class Const(Expr):
         object.__setattr__(self, "value", v)
 
 
-@dataclass(frozen=True, eq=True)
+@node
 class Var(Expr):
     """A pure variable over integer coordinates: `x = Var("x")`. Vars are equal by name."""
 
@@ -176,7 +192,7 @@ class Var(Expr):
             raise ValueError(f"Var name must be a non-empty string, got {self.name!r}")
 
 
-@dataclass(frozen=True, eq=True)
+@node
 class RVar(Expr):
     """One dimension of a reduction domain: iterates over [min, min + extent)."""
 
@@ -187,7 +203,7 @@ class RVar(Expr):
     dtype: DType = field(default=int32, compare=False, repr=False)
 
 
-@dataclass(frozen=True, eq=True)
+@node
 class Param(Expr):
     """A scalar argument bound at call time: `gain = Param(float32, "gain", 1.0)`."""
 
@@ -208,7 +224,7 @@ class Param(Expr):
             object.__setattr__(self, "default", const.value)
 
 
-@dataclass(frozen=True, eq=True)
+@node
 class Call(Expr):
     """A read of a Func or an input image at integer coordinates (innermost first)."""
 
@@ -224,7 +240,7 @@ class Call(Expr):
         _set_dtype(self, self.func.dtype)
 
 
-@dataclass(frozen=True, eq=True)
+@node
 class ImageDim(Expr):
     """The min or extent of one dimension of an input image, known at call time."""
 
@@ -241,7 +257,7 @@ class ImageDim(Expr):
 # ---------------------------------------------------------------- operators
 
 
-@dataclass(frozen=True, eq=True)
+@node
 class Cast(Expr):
     """Conversion. Float to int truncates toward zero and saturates (NaN gives 0);
     int to narrower int wraps; anything to bool is `!= 0`."""
@@ -254,7 +270,7 @@ class Cast(Expr):
             raise IRTypeError(f"Cast needs a DType and an Expr, got {self.dtype!r}, {self.value!r}")
 
 
-@dataclass(frozen=True, eq=True)
+@node
 class BinaryOp(Expr):
     """Two operands of one type; arithmetic results have that type."""
 
@@ -272,46 +288,46 @@ class BinaryOp(Expr):
         _set_dtype(self, self.a.dtype)
 
 
-@dataclass(frozen=True, eq=True)
+@node
 class Add(BinaryOp):
     symbol = "+"
 
 
-@dataclass(frozen=True, eq=True)
+@node
 class Sub(BinaryOp):
     symbol = "-"
 
 
-@dataclass(frozen=True, eq=True)
+@node
 class Mul(BinaryOp):
     symbol = "*"
 
 
-@dataclass(frozen=True, eq=True)
+@node
 class Div(BinaryOp):
     """Floats: IEEE division. Integers: Euclidean (floor for positive divisors), x/0 = 0."""
 
     symbol = "/"
 
 
-@dataclass(frozen=True, eq=True)
+@node
 class Mod(BinaryOp):
     """Floats: x - y*floor(x/y). Integers: Euclidean, never negative, x%0 = 0."""
 
     symbol = "%"
 
 
-@dataclass(frozen=True, eq=True)
+@node
 class Min(BinaryOp):
     """`a < b ? a : b` (so a NaN in `a` gives `b`)."""
 
 
-@dataclass(frozen=True, eq=True)
+@node
 class Max(BinaryOp):
     """`a > b ? a : b` (so a NaN in `a` gives `b`)."""
 
 
-@dataclass(frozen=True, eq=True)
+@node
 class Pow(BinaryOp):
     """Float power; integer operands are converted to float32 by `pow`."""
 
@@ -321,7 +337,7 @@ class Pow(BinaryOp):
             raise IRTypeError(f"Pow needs float operands, got {self.a.dtype}")
 
 
-@dataclass(frozen=True, eq=True)
+@node
 class Compare(Expr):
     """A comparison of two operands of one type; the result is bool."""
 
@@ -337,27 +353,27 @@ class Compare(Expr):
         _set_dtype(self, bool_)
 
 
-@dataclass(frozen=True, eq=True)
+@node
 class LT(Compare):
     symbol = "<"
 
 
-@dataclass(frozen=True, eq=True)
+@node
 class LE(Compare):
     symbol = "<="
 
 
-@dataclass(frozen=True, eq=True)
+@node
 class EQ(Compare):
     symbol = "=="
 
 
-@dataclass(frozen=True, eq=True)
+@node
 class NE(Compare):
     symbol = "!="
 
 
-@dataclass(frozen=True, eq=True)
+@node
 class Logical(Expr):
     """Boolean and / or of two bool operands."""
 
@@ -371,17 +387,17 @@ class Logical(Expr):
         _set_dtype(self, bool_)
 
 
-@dataclass(frozen=True, eq=True)
+@node
 class And(Logical):
     pass
 
 
-@dataclass(frozen=True, eq=True)
+@node
 class Or(Logical):
     pass
 
 
-@dataclass(frozen=True, eq=True)
+@node
 class Not(Expr):
     value: Expr
     dtype: DType = _derived()
@@ -392,7 +408,7 @@ class Not(Expr):
         _set_dtype(self, bool_)
 
 
-@dataclass(frozen=True, eq=True)
+@node
 class Select(Expr):
     """`cond ? true_value : false_value`, elementwise; both values are evaluated."""
 
@@ -409,7 +425,7 @@ class Select(Expr):
         _set_dtype(self, self.true_value.dtype)
 
 
-@dataclass(frozen=True, eq=True)
+@node
 class UnaryMath(Expr):
     """A math function of one operand. Subclasses say whether they need a float."""
 
@@ -425,52 +441,52 @@ class UnaryMath(Expr):
         _set_dtype(self, t)
 
 
-@dataclass(frozen=True, eq=True)
+@node
 class Sqrt(UnaryMath):
     pass
 
 
-@dataclass(frozen=True, eq=True)
+@node
 class Exp(UnaryMath):
     pass
 
 
-@dataclass(frozen=True, eq=True)
+@node
 class Log(UnaryMath):
     pass
 
 
-@dataclass(frozen=True, eq=True)
+@node
 class Sin(UnaryMath):
     pass
 
 
-@dataclass(frozen=True, eq=True)
+@node
 class Cos(UnaryMath):
     pass
 
 
-@dataclass(frozen=True, eq=True)
+@node
 class Tanh(UnaryMath):
     pass
 
 
-@dataclass(frozen=True, eq=True)
+@node
 class Floor(UnaryMath):
     pass
 
 
-@dataclass(frozen=True, eq=True)
+@node
 class Ceil(UnaryMath):
     pass
 
 
-@dataclass(frozen=True, eq=True)
+@node
 class Round(UnaryMath):
     """Round half to even (the IEEE default, as numpy and C `nearbyint`)."""
 
 
-@dataclass(frozen=True, eq=True)
+@node
 class Abs(UnaryMath):
     """Same type as the operand; for integers abs(min) wraps to min."""
 

@@ -33,7 +33,7 @@ from pipelines.expr import (
     Var,
 )
 from pipelines.types import DType, int64
-from scheduler.simplify import simplify
+from scheduler.simplify import simplify, simplify_top
 
 Interval = tuple[Expr, Expr]
 
@@ -48,11 +48,12 @@ def to64(e: Expr) -> Expr:
 
 
 def smin(a: Expr, b: Expr) -> Expr:
-    return simplify(Min(a, b))
+    """min(a, b) simplified at the top only (a and b are simplified already)."""
+    return simplify_top(Min(a, b))
 
 
 def smax(a: Expr, b: Expr) -> Expr:
-    return simplify(Max(a, b))
+    return simplify_top(Max(a, b))
 
 
 def union(a: Interval, b: Interval) -> Interval:

@@ -139,7 +139,7 @@ def infer_bounds(
                     if d not in pure[a.stage]:
                         checks.append(_check(a.intervals[d], lo_sym, hi_sym, WRITE_OUTSIDE_OUTPUT, name, d, a))
                 continue
-            ivs = [a.intervals[d] for a in external] + footprint
+            ivs = list(dict.fromkeys([a.intervals[d] for a in external] + footprint))
             region = ivs[0] if ivs else (c64(0), c64(-1))
             for iv in ivs[1:]:
                 region = union(region, iv)
@@ -151,8 +151,8 @@ def infer_bounds(
         regions = []
         for d in range(ndim):
             region: Interval = (c64(0), c64(-1))
-            for k, a in enumerate(accesses):
-                region = a.intervals[d] if k == 0 else union(region, a.intervals[d])
+            for k, iv in enumerate(dict.fromkeys(a.intervals[d] for a in accesses)):
+                region = iv if k == 0 else union(region, iv)
             lo_sym, hi_sym = names.region_min(image, d), names.region_max(image, d)
             lets += [(lo_sym.name, region[0]), (hi_sym.name, region[1])]
             regions.append((lo_sym, hi_sym))

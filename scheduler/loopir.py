@@ -10,9 +10,9 @@ region bounds, int32 for loop variables, as the language's coordinates are int32
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 
-from pipelines.expr import Expr, Node, expr_str
+from pipelines.expr import Expr, Node, expr_str, node
 from pipelines.types import DType, IRTypeError, int64
 
 
@@ -25,7 +25,7 @@ class Stmt(Node):
         return loop_nest_str(self)
 
 
-@dataclass(frozen=True, eq=True)
+@node
 class Load(Expr):
     """Read element `index` (int64, in elements) of a flat buffer."""
 
@@ -38,7 +38,7 @@ class Load(Expr):
             raise IRTypeError(f"Load from {self.buffer}: index must be int64, got {self.index.dtype}")
 
 
-@dataclass(frozen=True, eq=True)
+@node
 class Provide(Stmt):
     """Write a Func's value at coordinates (before storage flattening)."""
 
@@ -47,7 +47,7 @@ class Provide(Stmt):
     value: Expr
 
 
-@dataclass(frozen=True, eq=True)
+@node
 class Store(Stmt):
     """Write element `index` (int64) of a flat buffer."""
 
@@ -56,7 +56,7 @@ class Store(Stmt):
     value: Expr
 
 
-@dataclass(frozen=True, eq=True)
+@node
 class For(Stmt):
     """`for name in [min, min + extent)`; `kind` is serial, parallel, vectorized or unrolled."""
 
@@ -71,7 +71,7 @@ class For(Stmt):
             raise ValueError(f"unknown loop kind {self.kind!r}")
 
 
-@dataclass(frozen=True, eq=True)
+@node
 class LetStmt(Stmt):
     """Bind `name` to `value` (evaluated once) within `body`."""
 
@@ -80,21 +80,21 @@ class LetStmt(Stmt):
     body: Stmt
 
 
-@dataclass(frozen=True, eq=True)
+@node
 class Block(Stmt):
     """Statements run in order."""
 
     stmts: tuple[Stmt, ...]
 
 
-@dataclass(frozen=True, eq=True)
+@node
 class IfThenElse(Stmt):
     cond: Expr
     then_case: Stmt
     else_case: Stmt | None = None
 
 
-@dataclass(frozen=True, eq=True)
+@node
 class Allocate(Stmt):
     """Dense storage for `name`: the product of `extents` (int64) elements, live within `body`.
 
@@ -106,7 +106,7 @@ class Allocate(Stmt):
     body: Stmt
 
 
-@dataclass(frozen=True, eq=True)
+@node
 class Check(Stmt):
     """Return error `code` from the pipeline, with `details` (int64 Exprs), unless `cond` holds."""
 
@@ -116,7 +116,7 @@ class Check(Stmt):
     message: str = field(default="", compare=False)
 
 
-@dataclass(frozen=True, eq=True)
+@node
 class Nop(Stmt):
     """Nothing (an empty stage)."""
 

@@ -186,3 +186,12 @@ class Simplify(Mutator):
 def simplify(node: Node) -> Node:
     """The simplified form of an expression or statement (the same object if nothing changed)."""
     return Simplify().visit(node)
+
+
+_TOP = Simplify()
+
+
+def simplify_top(e: Expr) -> Expr:
+    """Simplify the top node of `e` only, trusting that its children are simplified."""
+    method = getattr(_TOP, "visit_" + type(e).__name__, None)
+    return method(e) if method is not None else e
