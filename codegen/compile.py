@@ -78,7 +78,7 @@ class CompiledPipeline:
 
     def __call__(self, shape: Any = None, out: Any = None, origin: Any = None, **inputs_and_params: Any) -> Any:
         bound = bind_arguments(self.pipeline, shape, out, origin, inputs_and_params, who="compiled pipeline")
-        if any(a.size == 0 for a in bound.outputs):
+        if all(a.size == 0 for a in bound.outputs):
             return results(bound, self.pipeline)
         self._run(bound, query=None)
         return results(bound, self.pipeline)

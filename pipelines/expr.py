@@ -93,6 +93,9 @@ class Expr(Node):
     def __pos__(self) -> Expr:
         return self
 
+    def __abs__(self) -> Expr:
+        return Abs(self)
+
     def __lt__(self, other: Any) -> Expr:
         return binary(LT, self, other, "<")
 

@@ -240,6 +240,11 @@ class Func:
                 raise DefinitionError(
                     f"{where}: argument {i} uses a Var inside an expression; pure Vars must stand alone"
                 )
+        for i, a in enumerate(lhs):
+            if any(isinstance(n, Call) and n.func is self for n in walk(a)):
+                raise DefinitionError(
+                    f"{where}: argument {i} reads {self.name!r} itself; where it writes must not depend on it"
+                )
         rdom = self._single_rdom(where, lhs, e)
         predicates = tuple(rdom.predicates) if rdom is not None else ()
         for part in (e, *lhs, *predicates):

@@ -154,9 +154,11 @@ def _reduce(kind: str, value: Any) -> Expr:
     if not rdoms:
         raise DefinitionError(f"{kind}() needs an RVar of an RDom in its argument")
     free: list[Var] = []
-    for n in walk(e):
-        if isinstance(n, Var) and n not in free:
-            free.append(n)
+    predicates = [p for rdom in rdoms.values() for p in rdom.predicates]
+    for part in (e, *predicates):  # a where-condition may use the enclosing point's Vars too
+        for n in walk(part):
+            if isinstance(n, Var) and n not in free:
+                free.append(n)
     acc = Func(unique_name(kind))
     args = tuple(free)
     acc[args] = _initial(kind, e.dtype)
