@@ -1,0 +1,1 @@
+"""Benchmarks of Saline beside its peers, run side by side in one process."""
