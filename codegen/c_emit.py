@@ -132,7 +132,8 @@ class CEmitter:
         self.vars = Names("v")
         self.bufs = Names("b")
         self.loop_counter = 0
-        self.counters: dict[str, str] = {}  # loop variable name -> its int64 counter in C
+        self.parallel_depth = 0  # > 0 inside a parallel loop: no goto out of it
+        self.nested_allocations = False  # set once the function's top-level allocations are emitted
         self.rules: dict[type, Callable[[Expr], str]] = {
             Const: lambda e: c_literal(e.value, e.dtype),
             Var: lambda e: self.vars[e.name],
@@ -199,9 +200,6 @@ class CEmitter:
 
     def _cast(self, e: Expr) -> str:
         to, src = e.dtype, e.value.dtype  # type: ignore[attr-defined]
-        counter = self.counters.get(getattr(e.value, "name", None)) if isinstance(e.value, Var) else None
-        if counter is not None and to.bits == 64 and to.is_int:
-            return counter  # the loop's own int64 counter: keeps index arithmetic affine
         v = self.expr(e.value)  # type: ignore[attr-defined]
         if to.is_bool:
             return f"({v} != 0)"
@@ -214,6 +212,46 @@ class CEmitter:
 
     # ---------------------------------------------------------------- statements
 
+    def _top_body(self, s: Stmt, indent: int) -> list[str]:
+        """Statements below the function's chain of top-level allocations: any allocation met
+        from here on is local to a loop."""
+        if not isinstance(s, Allocate):
+            self.nested_allocations = True
+        return self.stmt(s, indent)
+
+    def _local_allocation(self, n: str, t: DType, ext: tuple[Expr, ...], b: Stmt, indent: int) -> list[str]:
+        """Storage inside a loop (compute_at): allocated and freed per iteration, so each thread
+        of a parallel loop has its own; a failure is recorded and the iteration skipped."""
+        pad = "    " * indent
+        buf = self.bufs[n]
+        dims = ", ".join(self.expr(x) for x in ext) or "1"
+        size = t.bits // 8 if t.bits >= 8 else 1
+        return [
+            f"{pad}{{",
+            f"{pad}    const int64_t {buf}_extents[] = {{{dims}}};",
+            f"{pad}    int {buf}_too_large = 0;",
+            f"{pad}    {t.c_name} *{buf} = ({t.c_name} *)saline_alloc(saline_product({len(ext)}, {buf}_extents), "
+            f"{size}, &{buf}_too_large);",
+            f"{pad}    if ({buf} == NULL) {{",
+            f"{pad}        #pragma omp atomic write",
+            f"{pad}        rc = {buf}_too_large ? 6 : 5;  /* allocation of {c_comment(n)} */",
+            f"{pad}    }} else {{",
+            *self.stmt(b, indent + 2),
+            f"{pad}        free({buf});",
+            f"{pad}    }}",
+            f"{pad}}}",
+        ]
+
+    @staticmethod
+    def _pragma(kind: str, extent: Expr, pad: str) -> list[str]:
+        if kind == "parallel":
+            return [f"{pad}#pragma omp parallel for num_threads(threads) schedule(static)"]
+        if kind == "vectorized":
+            return [f"{pad}#pragma omp simd"]
+        if kind == "unrolled" and isinstance(extent, Const) and 0 < int(extent.value) <= 64:
+            return [f"{pad}#pragma GCC unroll {int(extent.value)}"]
+        return []
+
     def stmt(self, s: Stmt, indent: int) -> list[str]:
         pad = "    " * indent
         match s:
@@ -221,16 +259,19 @@ class CEmitter:
                 return [line for x in ss for line in self.stmt(x, indent)]
             case Nop():
                 return []
-            case For(name=n, min=lo, extent=ext, body=b):
+            case For(name=n, min=lo, extent=ext, kind=kind, body=b):
                 self.loop_counter += 1
                 i = f"i{self.loop_counter}"
-                self.counters[n] = i
+                self.parallel_depth += kind == "parallel"
+                inner = self.stmt(b, indent + 2)
+                self.parallel_depth -= kind == "parallel"
                 return [
                     f"{pad}{{",
                     f"{pad}    const int64_t {i}_lo = {self.expr(lo)}, {i}_hi = {i}_lo + {self.expr(ext)};",
+                    *self._pragma(kind, ext, pad + "    "),
                     f"{pad}    for (int64_t {i} = {i}_lo; {i} < {i}_hi; {i}++) {{",
-                    f"{pad}        const int32_t SALINE_UNUSED {self.vars[n]} = (int32_t){i};",
-                    *self.stmt(b, indent + 2),
+                    f"{pad}        const int64_t SALINE_UNUSED {self.vars[n]} = {i};",
+                    *inner,
                     f"{pad}    }}",
                     f"{pad}}}",
                 ]
@@ -256,6 +297,8 @@ class CEmitter:
                     lines[-1] = f"{pad}}} else {{"
                     lines += [*self.stmt(e, indent + 1), f"{pad}}}"]
                 return lines
+            case Allocate(name=n, dtype=t, extents=ext, body=b) if self.nested_allocations:
+                return self._local_allocation(n, t, ext, b, indent)
             case Allocate(name=n, dtype=t, extents=ext, body=b):
                 buf = self.bufs[n]
                 dims = ", ".join(self.expr(x) for x in ext) or "1"
@@ -270,7 +313,7 @@ class CEmitter:
                     f"{pad}        rc = {buf}_too_large ? 6 : 5;  /* allocation of {c_comment(n)} */",
                     f"{pad}        goto cleanup;",
                     f"{pad}    }}",
-                    *self.stmt(b, indent + 1),
+                    *self._top_body(b, indent + 1),
                     f"{pad}}}",
                 ]
             case Check(cond=c, code=code, details=details, message=m):
@@ -310,7 +353,7 @@ def emit_c(lowering: Lowering) -> str:
     """The whole C translation unit for a lowered pipeline."""
     em = CEmitter(lowering)
     buffers = [*lowering.inputs, *lowering.outputs]
-    body_lines = em.stmt(lowering.body, 1) if lowering.body is not None else []
+    body_lines = em._top_body(lowering.body, 1) if lowering.body is not None else []
     lines = ['#include "saline_runtime.h"', "", "/* generated by saline: do not edit */"]
     lines.append(
         "int32_t saline_run(const saline_buffer_t *buffers, const double *params, int32_t threads,"

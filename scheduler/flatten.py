@@ -45,6 +45,8 @@ def widen(e: Expr) -> Expr:
         return type(e)(widen(e.a), widen(e.b))
     if isinstance(e, Const):
         return c64(int(e.value))
+    if isinstance(e, Cast) and e.value.dtype == int64 and e.dtype.is_int:
+        return e.value  # a definition variable's value: checked to fit its type
     return Cast(int64, e)
 
 

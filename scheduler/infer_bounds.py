@@ -23,8 +23,8 @@ from pipelines.func import Definition, Func
 from pipelines.mutator import walk
 from pipelines.types import int32, int64
 from scheduler.bounds import Bounds, Interval, c64, type_range, union
-from scheduler.loopir import Check, For, IfThenElse, Provide, Stmt
-from scheduler.realize import Names
+from scheduler.loopir import Check, For, IfThenElse, LetStmt, Provide, Stmt
+from scheduler.realize import Names, StageNest
 from scheduler.simplify import simplify
 
 INPUT_TOO_SMALL = 1
@@ -56,13 +56,19 @@ class Collector:
     """Walks stage loop nests, recording every access with loop variables as intervals."""
 
     func_names: dict[Func, str]
+    ranges: dict[str, Interval] = field(default_factory=dict)
     accesses: list[Access] = field(default_factory=list)
     bounds: Bounds = field(default_factory=lambda: Bounds({}))
 
     def stage(self, s: Stmt, consumer: str, stage: int) -> None:
         match s:
             case For(name=n, min=lo, extent=ext, body=b):
-                hi = simplify(Sub(Add(lo, ext), c64(1)))
+                self.bounds.scope[n] = (lo, simplify(Sub(Add(lo, ext), c64(1))))
+                self.stage(b, consumer, stage)
+                del self.bounds.scope[n]
+            case LetStmt(name=n, body=b):
+                # A definition variable: at root, every executed point lies in its full range.
+                lo, hi = self.ranges[n]
                 self._oblige_int32(lo, hi)
                 self.bounds.scope[n] = (lo, hi)
                 self.stage(b, consumer, stage)
@@ -79,7 +85,7 @@ class Collector:
                 raise TypeError(f"bounds inference met an unexpected statement {type(s).__name__}")
 
     def _oblige_int32(self, lo: Expr, hi: Expr) -> None:
-        """Loop variables are int32: the loop's range must fit."""
+        """Definition variables are int32: their whole range must fit."""
         self.bounds.obligations.append((lo, hi, int32))
 
     def _exprs(self, exprs: tuple[Expr, ...], consumer: str, stage: int) -> None:
@@ -105,7 +111,7 @@ class BoundsResult:
 def infer_bounds(
     order: list[Func],
     definitions: dict[Func, list[Definition]],
-    stages: dict[Func, list[Stmt]],
+    stages: dict[Func, list[StageNest]],
     names: Names,
     outputs: tuple[Func, ...],
     images: list[tuple[str, int]],
@@ -113,8 +119,9 @@ def infer_bounds(
     """Regions of every computed Func (consumers first) and of every input; see module doc."""
     col = Collector(func_names=names.funcs)
     for f in order:
-        for s, stmt in enumerate(stages[f]):
-            col.stage(stmt, names.funcs[f], s)
+        for s, nest in enumerate(stages[f]):
+            col.ranges.update(nest.ranges)
+            col.stage(nest.stmt, names.funcs[f], s)
     by_target: defaultdict[str, list[Access]] = defaultdict(list)
     for a in col.accesses:
         by_target[a.target].append(a)

@@ -22,7 +22,7 @@ from scheduler.bounds import Interval, c64
 from scheduler.flatten import Layout, dense_layout, flatten_storage, passed_layout
 from scheduler.infer_bounds import buffer_symbol, infer_bounds
 from scheduler.loopir import Allocate, Check, IfThenElse, LetStmt, Stmt, block, loop_nest_str
-from scheduler.realize import Names, build_stage_loops, inline_funcs, unique_names
+from scheduler.realize import Names, StageNest, build_stage_loops, inline_funcs, inline_lets, unique_names
 from scheduler.schedule import Schedule, resolve_placement
 from scheduler.simplify import simplify
 
@@ -45,7 +45,7 @@ class Lowering:
     roots: list[Func] = field(default_factory=list)
     names: Names | None = None
     definitions: dict[Func, list[Definition]] = field(default_factory=dict)
-    stages: dict[Func, list[Stmt]] = field(default_factory=dict)
+    stages: dict[Func, list[StageNest]] = field(default_factory=dict)
     lets: list[tuple[str, Expr]] = field(default_factory=list)
     checks: list[Check] = field(default_factory=list)
     image_regions: dict[str, list[Interval]] = field(default_factory=dict)
@@ -69,7 +69,7 @@ class Lowering:
         """The whole program as one statement (for printing)."""
         inner = block(*self.checks, self.body)
         if self.body is None:
-            inner = block(*self.checks, *(s for f in self.roots for s in self.stages.get(f, [])))
+            inner = block(*self.checks, *(s.stmt for f in self.roots for s in self.stages.get(f, [])))
         for name, value in reversed(self.lets):
             inner = LetStmt(name, value, inner)
         return inner
@@ -92,7 +92,15 @@ def inline(state: Lowering) -> Lowering:
 def build_loops(state: Lowering) -> Lowering:
     """One loop nest per definition of each computed Func."""
     assert state.names is not None
-    state.stages = {f: build_stage_loops(state.names.funcs[f], state.definitions[f], state.names) for f in state.roots}
+    entries = state.schedule.funcs if state.schedule is not None else {}
+    state.stages = {}
+    for f in state.roots:
+        entry = entries.get(f.name)
+        directives = entry.stages if entry is not None else {}
+        nests = build_stage_loops(
+            state.names.funcs[f], state.definitions[f], state.names, directives, f in state.pipeline.outputs
+        )
+        state.stages[f] = nests
     return state
 
 
@@ -127,8 +135,8 @@ def flatten(state: Lowering) -> Lowering:
             allocations.append((name, f.dtype, extents))
     for image in state.pipeline.images:
         state.layouts[image.name] = passed_layout(image.name, image.ndim, False, state.names)
-    body = block(*(s for f in state.roots for s in state.stages[f]))
-    body = flatten_storage(body, state.layouts, state.names.funcs)
+    body = block(*(s.stmt for f in state.roots for s in state.stages[f]))
+    body = flatten_storage(inline_lets(body), state.layouts, state.names.funcs)
     for name, dtype, extents in reversed(allocations):
         body = Allocate(name, dtype, extents, body)
     state.body = body

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pipelines.expr import And, Call, Expr, Var
+from pipelines.expr import And, Call, Cast, Expr, Var
 from pipelines.func import Definition, Func
 from pipelines.mutator import Mutator, substitute
-from pipelines.types import int64
+from pipelines.types import int32, int64
 from scheduler.bounds import to64
-from scheduler.loopir import For, IfThenElse, Provide, Stmt
+from scheduler.loopir import For, IfThenElse, LetStmt, Provide, Stmt
 from scheduler.simplify import simplify
+from scheduler.stage_loops import plan_stage
 
 
 @dataclass(frozen=True)
@@ -79,23 +80,42 @@ def inline_funcs(func: Func, roots: frozenset[Func]) -> list[Definition]:
     return out
 
 
-def loop_var(func_name: str, stage: int, var_name: str) -> Var:
-    return Var(f"{func_name}.s{stage}.{var_name}")
+def def_var(func_name: str, stage: int, var_name: str) -> Var:
+    """The let-bound int32 value of a definition variable inside a stage's loops."""
+    return Var(f"{func_name}.s{stage}.v.{var_name}")
 
 
-def build_stage_loops(func_name: str, definitions: list[Definition], names: Names) -> list[Stmt]:
-    """One loop nest per definition of a computed Func, in definition order."""
+@dataclass
+class StageNest:
+    """A stage's loop nest, plus the full range of each definition variable (by IR name)."""
+
+    stmt: Stmt
+    ranges: dict[str, tuple[Expr, Expr]]
+    loops: dict[str, str]  # schedule loop name -> IR loop name
+
+
+def build_stage_loops(
+    func_name: str, definitions: list[Definition], names: Names, directives: dict[int, list], is_output: bool
+) -> list[StageNest]:
+    """One loop nest per definition of a computed Func, in definition order, under the stage's
+    schedule directives (see scheduler.stage_loops)."""
     stages = []
     for s, d in enumerate(definitions):
-        mapping: dict[Expr, Expr] = {}
-        pure_dims: dict[int, Var] = {}
+        where = f"Func {func_name!r} stage {s}" if s == 0 else f"Func {func_name!r} update({s - 1})"
+        variables = []
+        for k, rv in enumerate(d.rvars):  # first RVar innermost, pure loops outside them
+            variables.append((rv.name, to64(rv.min), to64(rv.extent), k))
         for i, a in enumerate(d.args):
             if isinstance(a, Var):
-                lv = loop_var(func_name, s, a.name)
-                mapping[a] = lv
-                pure_dims[i] = lv
+                lo = names.region_min(func_name, i)
+                variables.append((a.name, lo, simplify(names.region_max(func_name, i) - lo + 1), None))
+        plan = plan_stage(where, f"{func_name}.s{s}.", variables, directives.get(s, []), s > 0, is_output)
+        mapping: dict[Expr, Expr] = {}
         for rv in d.rvars:
-            mapping[rv] = loop_var(func_name, s, rv.name)
+            mapping[rv] = def_var(func_name, s, rv.name)
+        for a in d.args:
+            if isinstance(a, Var):
+                mapping[a] = def_var(func_name, s, a.name)
         args = tuple(simplify(substitute(a, mapping)) for a in d.args)
         body: Stmt = Provide(func_name, args, simplify(substitute(d.value, mapping)))
         if d.predicates:
@@ -103,11 +123,32 @@ def build_stage_loops(func_name: str, definitions: list[Definition], names: Name
             for p in d.predicates[1:]:
                 cond = And(cond, p)
             body = IfThenElse(simplify(substitute(cond, mapping)), body)
-        for rv in d.rvars:  # first RVar innermost
-            body = For(mapping[rv].name, to64(rv.min), to64(rv.extent), "serial", body)
-        for i in sorted(pure_dims):  # dimension 0 innermost among the pure loops
-            lo = names.region_min(func_name, i)
-            extent = simplify(names.region_max(func_name, i) - lo + 1)
-            body = For(pure_dims[i].name, lo, extent, "serial", body)
-        stages.append(body)
+        for g in reversed(plan.guards):
+            body = IfThenElse(g, body)
+        ranges = {}
+        for var_name, value in reversed(list(plan.values.items())):
+            dv = def_var(func_name, s, var_name)
+            body = LetStmt(dv.name, simplify(Cast(int32, value)), body)
+            ranges[dv.name] = plan.ranges[var_name]
+        for loop in reversed(plan.loops):
+            body = For(plan.loop_vars[loop.name], loop.min, loop.extent, loop.kind, body)
+        stages.append(StageNest(body, ranges, plan.loop_vars))
     return stages
+
+
+class _InlineLets(Mutator):
+    def __init__(self) -> None:
+        self.values: dict[Expr, Expr] = {}
+
+    def visit_LetStmt(self, s: LetStmt) -> Stmt:
+        self.values[Var(s.name, s.value.dtype)] = substitute(s.value, self.values)
+        return self.visit(s.body)
+
+    def visit_Var(self, e: Var) -> Expr:
+        return self.values.get(e, e)
+
+
+def inline_lets(stmt: Stmt) -> Stmt:
+    """Substitute the let-bound definition variables into their uses, so that index
+    arithmetic is written directly in the loop counters (affine, as vectorization needs)."""
+    return _InlineLets().visit(stmt)

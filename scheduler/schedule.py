@@ -1,25 +1,98 @@
-"""Schedules: plain data saying where each Func is computed, applied to a pipeline at compile time.
+"""Schedules: plain data saying how to run a pipeline, applied to it at compile time.
 
-After this module: a `Schedule` maps Func names to directives (frozen dataclasses) and
-round-trips through JSON; `resolve_placement` gives, for one pipeline, the set of Funcs
-computed at root (every other Func is inlined into its consumers). The default schedule
-inlines every Func except outputs and Funcs with update definitions, which are computed at
-root, with serial loops (DESIGN section 3). Loop transformations (split, tile, vectorize,
-parallel, compute_at) come with the scheduling issue.
+After this module: a `Schedule` maps Func names to a `FuncSchedule` (where the Func is computed
+and stored) and a list of loop directives per stage (frozen dataclasses). It round-trips
+through JSON exactly and is never stored in a Func: one algorithm, many schedules. Names of
+Funcs and loop variables are plain strings, so a schedule can be written for a pipeline built
+in another process. `resolve_placement` gives, for one pipeline, the computed (non-inlined)
+Funcs. The default schedule inlines every Func except outputs and Funcs with update
+definitions, which are computed at root, with serial loops (DESIGN section 3).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from pipelines.expr import RVar, Var
 from pipelines.func import Func
 from pipelines.pipeline import Pipeline
 
 
 class ScheduleError(ValueError):
     """A schedule directive conflicts with the pipeline it is applied to."""
+
+
+TAILS = ("auto", "guard_with_if", "shift_inwards", "round_up")
+
+
+# ---------------------------------------------------------------- loop directives
+
+
+@dataclass(frozen=True)
+class Split:
+    """`for var` becomes `for outer: for inner in [0, factor)`, var = outer*factor + inner."""
+
+    var: str
+    outer: str
+    inner: str
+    factor: int
+    tail: str = "auto"
+
+
+@dataclass(frozen=True)
+class Fuse:
+    """`for outer: for inner` becomes one loop `fused` over both."""
+
+    inner: str
+    outer: str
+    fused: str
+
+
+@dataclass(frozen=True)
+class Reorder:
+    """The loop order of the named vars, innermost first (the others keep their places)."""
+
+    vars: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Vectorize:
+    """Run the loop as SIMD lanes; with `width`, split it by `width` first and vectorize the inner."""
+
+    var: str
+    width: int | None = None
+
+
+@dataclass(frozen=True)
+class Unroll:
+    """Unroll the loop fully; with `factor`, split it by `factor` first and unroll the inner."""
+
+    var: str
+    factor: int | None = None
+
+
+@dataclass(frozen=True)
+class Parallel:
+    """Run the iterations of the loop on several threads."""
+
+    var: str
+
+
+@dataclass(frozen=True)
+class Bound:
+    """Assert that the Func is needed over exactly [min, min + extent) in `var`."""
+
+    var: str
+    min: int
+    extent: int
+
+
+LoopDirective = Split | Fuse | Reorder | Vectorize | Unroll | Parallel | Bound
+
+# ---------------------------------------------------------------- placement
 
 
 @dataclass(frozen=True)
@@ -32,59 +105,299 @@ class ComputeInline:
     """Substitute the Func's definition into every use (pure Funcs only)."""
 
 
-DIRECTIVES = {"ComputeRoot": ComputeRoot, "ComputeInline": ComputeInline}
+@dataclass(frozen=True)
+class ComputeAt:
+    """Compute the Func inside the loop `var` of `consumer`, just the region one iteration needs."""
+
+    consumer: str
+    var: str
+
+
+@dataclass(frozen=True)
+class StoreAt:
+    """Allocate the Func's storage at loop `var` of `consumer` (outside its compute level)."""
+
+    consumer: str
+    var: str
+
+
+@dataclass(frozen=True)
+class StoreRoot:
+    """Allocate the Func's storage once, outside every loop."""
+
+
+Placement = ComputeRoot | ComputeInline | ComputeAt
+Storage = StoreAt | StoreRoot
+
+DIRECTIVES: dict[str, type] = {
+    cls.__name__: cls
+    for cls in (
+        Split,
+        Fuse,
+        Reorder,
+        Vectorize,
+        Unroll,
+        Parallel,
+        Bound,
+        ComputeRoot,
+        ComputeInline,
+        ComputeAt,
+        StoreAt,
+        StoreRoot,
+    )
+}
+
+
+@dataclass
+class FuncSchedule:
+    """Where one Func is computed and stored, and the loop directives of each of its stages."""
+
+    compute: Placement | None = None
+    store: Storage | None = None
+    stages: dict[int, list[LoopDirective]] = field(default_factory=dict)
+
+
+def _name(v: Any, what: str) -> str:
+    if isinstance(v, (Var, RVar)):
+        return v.name
+    if isinstance(v, str) and v:
+        return v
+    raise ScheduleError(f"{what}: expected a Var, an RVar or a name, got {v!r}")
+
+
+def _positive(v: Any, what: str) -> int:
+    if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+        raise ScheduleError(f"{what}: expected a positive int, got {v!r}")
+    return v
 
 
 class StageSchedule:
-    """The fluent handle `s[f]`: each method records a directive and returns the handle."""
+    """The fluent handle `s[f]` (stage 0) or `s[f].update(i)`; each method returns the handle.
 
-    def __init__(self, schedule: Schedule, func: str):
-        self._schedule, self._func = schedule, func
+    s[blur_y].tile(x, y, xo, yo, xi, yi, 256, 32).vectorize(xi, 8).parallel(yo)
+    """
+
+    def __init__(self, schedule: Schedule, func: str, stage: int = 0):
+        self._schedule, self._func, self._stage = schedule, func, stage
+
+    @property
+    def _entry(self) -> FuncSchedule:
+        return self._schedule.funcs.setdefault(self._func, FuncSchedule())
+
+    def _add(self, directive: LoopDirective) -> StageSchedule:
+        self._entry.stages.setdefault(self._stage, []).append(directive)
+        return self
+
+    def _where(self, method: str) -> str:
+        stage = f".update({self._stage - 1})" if self._stage else ""
+        return f"s[{self._func!r}]{stage}.{method}"
+
+    def update(self, index: int = 0) -> StageSchedule:
+        """The handle of update definition `index` of the Func."""
+        if not isinstance(index, int) or isinstance(index, bool) or index < 0:
+            raise ScheduleError(f"{self._where('update')}: expected an update index >= 0, got {index!r}")
+        return StageSchedule(self._schedule, self._func, index + 1)
+
+    # -- loops
+    def split(self, var: Any, outer: Any, inner: Any, factor: int, tail: str = "auto") -> StageSchedule:
+        """`for var in [0, W)` becomes
+            for outer in [0, ceil(W/factor)):
+                for inner in [0, factor):  var = outer*factor + inner
+        The tail when factor does not divide W: guard_with_if (skip the extra points),
+        shift_inwards (shift the last iteration back; pure definitions only), round_up
+        (compute the extra points; intermediates only), auto (shift_inwards for pure
+        definitions, guard_with_if for updates)."""
+        where = self._where("split")
+        if tail not in TAILS:
+            raise ScheduleError(f"{where}: tail must be one of {', '.join(TAILS)}, got {tail!r}")
+        return self._add(
+            Split(
+                _name(var, where), _name(outer, where), _name(inner, where), _positive(factor, f"{where} factor"), tail
+            )
+        )
+
+    def tile(
+        self, x: Any, y: Any, xo: Any, yo: Any, xi: Any, yi: Any, x_factor: int, y_factor: int, tail: str = "auto"
+    ) -> StageSchedule:
+        """Split x and y, then order the loops xi, yi, xo, yo (innermost first)."""
+        self.split(x, xo, xi, x_factor, tail).split(y, yo, yi, y_factor, tail)
+        return self.reorder(xi, yi, xo, yo)
+
+    def reorder(self, *vars: Any) -> StageSchedule:
+        """Loop order of these vars, innermost first."""
+        where = self._where("reorder")
+        names = tuple(_name(v, where) for v in vars)
+        if len(set(names)) != len(names):
+            raise ScheduleError(f"{where}: a var is named twice in {list(names)}")
+        return self._add(Reorder(names))
+
+    def fuse(self, inner: Any, outer: Any, fused: Any) -> StageSchedule:
+        where = self._where("fuse")
+        return self._add(Fuse(_name(inner, where), _name(outer, where), _name(fused, where)))
+
+    def vectorize(self, var: Any, width: int | None = None) -> StageSchedule:
+        """SIMD over `var`; with `width` (a power of two), split by width first."""
+        where = self._where("vectorize")
+        if width is not None:
+            _positive(width, f"{where} width")
+            if width & (width - 1):
+                raise ScheduleError(f"{where}: width must be a positive power of two, got {width}")
+        return self._add(Vectorize(_name(var, where), width))
+
+    def unroll(self, var: Any, factor: int | None = None) -> StageSchedule:
+        where = self._where("unroll")
+        if factor is not None:
+            _positive(factor, f"{where} factor")
+        return self._add(Unroll(_name(var, where), factor))
+
+    def parallel(self, var: Any) -> StageSchedule:
+        return self._add(Parallel(_name(var, self._where("parallel"))))
+
+    def bound(self, var: Any, min: int, extent: int) -> StageSchedule:
+        where = self._where("bound")
+        if not isinstance(min, int) or isinstance(min, bool):
+            raise ScheduleError(f"{where}: min must be an int, got {min!r}")
+        return self._add(Bound(_name(var, where), min, _positive(extent, f"{where} extent")))
+
+    # -- placement
+    def _place(self, method: str) -> FuncSchedule:
+        if self._stage:
+            raise ScheduleError(f"{self._where(method)}: placement applies to the whole Func, not an update")
+        return self._entry
 
     def compute_root(self) -> StageSchedule:
-        self._schedule._set(self._func, ComputeRoot())
+        self._place("compute_root").compute = ComputeRoot()
         return self
 
     def compute_inline(self) -> StageSchedule:
-        self._schedule._set(self._func, ComputeInline())
+        self._place("compute_inline").compute = ComputeInline()
         return self
+
+    def compute_at(self, consumer: Any, var: Any) -> StageSchedule:
+        where = self._where("compute_at")
+        self._place("compute_at").compute = ComputeAt(_func_name(consumer, where), _name(var, where))
+        return self
+
+    def store_at(self, consumer: Any, var: Any) -> StageSchedule:
+        where = self._where("store_at")
+        self._place("store_at").store = StoreAt(_func_name(consumer, where), _name(var, where))
+        return self
+
+    def store_root(self) -> StageSchedule:
+        self._place("store_root").store = StoreRoot()
+        return self
+
+
+def _func_name(f: Any, what: str) -> str:
+    if isinstance(f, Func):
+        return f.name
+    if isinstance(f, str) and f:
+        return f
+    raise ScheduleError(f"{what}: expected a Func or a Func name, got {f!r}")
 
 
 class Schedule:
     """How to run a pipeline, kept apart from it: `s = Schedule(); s[blur_x].compute_root()`."""
 
     def __init__(self) -> None:
-        self.placement: dict[str, ComputeRoot | ComputeInline] = {}
+        self.funcs: dict[str, FuncSchedule] = {}
 
     def __getitem__(self, func: Func | str) -> StageSchedule:
-        name = func.name if isinstance(func, Func) else func
-        if not isinstance(name, str):
-            raise TypeError(f"Schedule[...] takes a Func or a Func name, got {type(func).__name__}")
-        return StageSchedule(self, name)
+        return StageSchedule(self, _func_name(func, "Schedule[...]"))
 
-    def _set(self, func: str, directive: ComputeRoot | ComputeInline) -> None:
-        self.placement[func] = directive
-
+    # -- JSON
     def to_json(self) -> str:
-        return json.dumps({"placement": {k: type(v).__name__ for k, v in sorted(self.placement.items())}})
+        data = {}
+        for name, fs in sorted(self.funcs.items()):
+            entry: dict[str, Any] = {}
+            if fs.compute is not None:
+                entry["compute"] = _encode(fs.compute)
+            if fs.store is not None:
+                entry["store"] = _encode(fs.store)
+            if fs.stages:
+                entry["stages"] = {str(k): [_encode(d) for d in v] for k, v in sorted(fs.stages.items())}
+            data[name] = entry
+        return json.dumps({"saline_schedule": 1, "funcs": data}, indent=1, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> Schedule:
         try:
             data: Any = json.loads(text)
-        except json.JSONDecodeError as err:
+        except (json.JSONDecodeError, TypeError) as err:
             raise ScheduleError(f"schedule JSON is malformed: {err}") from None
-        if not isinstance(data, dict) or not isinstance(data.get("placement", {}), dict):
-            raise ScheduleError("schedule JSON must be an object with a 'placement' object")
+        if not isinstance(data, dict) or data.get("saline_schedule") != 1 or not isinstance(data.get("funcs"), dict):
+            raise ScheduleError('schedule JSON must be an object with "saline_schedule": 1 and a "funcs" object')
         s = cls()
-        for name, kind in data.get("placement", {}).items():
-            if kind not in DIRECTIVES:
-                raise ScheduleError(f"schedule JSON: unknown directive {kind!r} for Func {name!r}")
-            s._set(name, DIRECTIVES[kind]())
+        for name, entry in data["funcs"].items():
+            if not isinstance(entry, dict):
+                raise ScheduleError(f"schedule JSON: entry of Func {name!r} must be an object")
+            fs = FuncSchedule()
+            if "compute" in entry:
+                fs.compute = _decode(entry["compute"], name)  # type: ignore[assignment]
+            if "store" in entry:
+                fs.store = _decode(entry["store"], name)  # type: ignore[assignment]
+            stages = entry.get("stages", {})
+            if not isinstance(stages, dict):
+                raise ScheduleError(f"schedule JSON: stages of Func {name!r} must be an object")
+            for k, directives in stages.items():
+                if not (isinstance(k, str) and k.isdigit()) or not isinstance(directives, list):
+                    raise ScheduleError(f"schedule JSON: Func {name!r} stage {k!r} must map a number to a list")
+                fs.stages[int(k)] = [_decode(d, name) for d in directives]  # type: ignore[misc]
+            s.funcs[name] = fs
         return s
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Schedule) and self.placement == other.placement
+        return isinstance(other, Schedule) and self.funcs == other.funcs
+
+    def __repr__(self) -> str:
+        return f"Schedule({self.to_json()})"
+
+
+def _encode(d: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {"kind": type(d).__name__}
+    for f in dataclasses.fields(d):
+        v = getattr(d, f.name)
+        out[f.name] = list(v) if isinstance(v, tuple) else v
+    return out
+
+
+def _decode(raw: Any, func: str) -> Any:
+    if not isinstance(raw, dict) or raw.get("kind") not in DIRECTIVES:
+        raise ScheduleError(f"schedule JSON: Func {func!r}: unknown directive {raw!r}")
+    cls = DIRECTIVES[raw["kind"]]
+    kwargs = {k: v for k, v in raw.items() if k != "kind"}
+    names = {f.name for f in dataclasses.fields(cls)}
+    if not set(kwargs) <= names:
+        raise ScheduleError(f"schedule JSON: Func {func!r}: {raw['kind']} has no field {sorted(set(kwargs) - names)}")
+    if "vars" in kwargs:
+        kwargs["vars"] = tuple(kwargs["vars"]) if isinstance(kwargs["vars"], list) else kwargs["vars"]
+    try:
+        directive = cls(**kwargs)
+    except TypeError as err:
+        raise ScheduleError(f"schedule JSON: Func {func!r}: {raw['kind']}: {err}") from None
+    _check_fields(directive, func)
+    return directive
+
+
+def _check_fields(d: Any, func: str) -> None:
+    """Types of decoded fields, so a malformed file fails here with a clear message."""
+    for f in dataclasses.fields(d):
+        v = getattr(d, f.name)
+        ok = {
+            "var": isinstance(v, str),
+            "outer": isinstance(v, str),
+            "inner": isinstance(v, str),
+            "fused": isinstance(v, str),
+            "consumer": isinstance(v, str),
+            "tail": v in TAILS,
+            "factor": v is None or (isinstance(v, int) and not isinstance(v, bool) and v > 0),
+            "width": v is None or (isinstance(v, int) and not isinstance(v, bool) and v > 0 and not v & (v - 1)),
+            "min": isinstance(v, int) and not isinstance(v, bool),
+            "extent": isinstance(v, int) and not isinstance(v, bool) and v > 0,
+            "vars": isinstance(v, tuple) and all(isinstance(n, str) for n in v),
+        }.get(f.name, True)
+        if not ok:
+            raise ScheduleError(f"schedule JSON: Func {func!r}: {type(d).__name__}.{f.name} has a bad value {v!r}")
 
 
 def resolve_placement(pipeline: Pipeline, schedule: Schedule | None) -> frozenset[Func]:
@@ -92,8 +405,8 @@ def resolve_placement(pipeline: Pipeline, schedule: Schedule | None) -> frozense
     by_name: dict[str, list[Func]] = {}
     for f in pipeline.funcs:
         by_name.setdefault(f.name, []).append(f)
-    placement = schedule.placement if schedule is not None else {}
-    for name in placement:
+    entries = schedule.funcs if schedule is not None else {}
+    for name in entries:
         if name not in by_name:
             known = ", ".join(sorted(by_name))
             raise ScheduleError(f"schedule names Func {name!r}, which is not in the pipeline (it has {known})")
@@ -101,12 +414,13 @@ def resolve_placement(pipeline: Pipeline, schedule: Schedule | None) -> frozense
             raise ScheduleError(f"schedule names Func {name!r}, but several Funcs of the pipeline have that name")
     roots = set()
     for f in pipeline.funcs:
-        directive = placement.get(f.name)
+        entry = entries.get(f.name)
+        compute = entry.compute if entry is not None else None
         if f in pipeline.outputs or f.has_updates():
-            if isinstance(directive, ComputeInline):
+            if isinstance(compute, ComputeInline):
                 why = "an output" if f in pipeline.outputs else "a Func with update definitions"
                 raise ScheduleError(f"Func {f.name!r}: compute_inline is not possible for {why}")
             roots.add(f)
-        elif isinstance(directive, ComputeRoot):
+        elif isinstance(compute, (ComputeRoot, ComputeAt)):
             roots.add(f)
     return frozenset(roots)
