@@ -59,6 +59,7 @@ from scheduler.loopir import Allocate, Block, Check, For, IfThenElse, LetStmt, L
 from scheduler.lower import Lowering
 
 FUNCTION = "saline_run"
+STACK_LIMIT = 64 * 1024  # bytes of a loop-local Func's storage kept on the stack
 CDEF = """
 typedef struct saline_buffer_t {
     void *host;
@@ -226,6 +227,17 @@ class CEmitter:
         buf = self.bufs[n]
         dims = ", ".join(self.expr(x) for x in ext) or "1"
         size = t.bits // 8 if t.bits >= 8 else 1
+        if all(isinstance(x, Const) for x in ext):
+            count = 1
+            for x in ext:
+                count *= max(int(x.value), 0)  # type: ignore[attr-defined]
+            if count * size <= STACK_LIMIT:  # small and fixed: on the stack, no malloc per iteration
+                return [
+                    f"{pad}{{",
+                    f"{pad}    {t.c_name} {buf}[{max(count, 1)}] __attribute__((aligned(64)));",
+                    *self.stmt(b, indent + 1),
+                    f"{pad}}}",
+                ]
         return [
             f"{pad}{{",
             f"{pad}    const int64_t {buf}_extents[] = {{{dims}}};",

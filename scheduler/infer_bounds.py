@@ -142,8 +142,10 @@ def infer_bounds(
                 lets += [(lo_sym.name, lo), (hi_sym.name, hi)]
                 for a in external:
                     checks.append(_check(a.intervals[d], lo_sym, hi_sym, READ_OUTSIDE_OUTPUT, name, d, a))
-                for a in own:
-                    if d not in pure[a.stage]:
+                for a in by_target[name]:
+                    # every write and self-read of the output, in every dimension (pure ones are
+                    # within the buffer by construction; the check costs one comparison per call)
+                    if a.consumer == name:
                         checks.append(_check(a.intervals[d], lo_sym, hi_sym, WRITE_OUTSIDE_OUTPUT, name, d, a))
                 continue
             ivs = list(dict.fromkeys([a.intervals[d] for a in external] + footprint))

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from pipelines.expr import EQ, And, Expr, Param
+from pipelines.expr import EQ, And, Expr, Param, Var
 from pipelines.func import Definition, Func
 from pipelines.mutator import substitute
 from pipelines.pipeline import Pipeline
@@ -21,9 +21,10 @@ from pipelines.types import DType
 from scheduler.bounds import Interval, c64
 from scheduler.flatten import Layout, dense_layout, flatten_storage, passed_layout
 from scheduler.infer_bounds import buffer_symbol, infer_bounds
+from scheduler.inject import inject
 from scheduler.loopir import Allocate, Check, IfThenElse, LetStmt, Stmt, block, loop_nest_str
 from scheduler.realize import Names, StageNest, build_stage_loops, inline_funcs, inline_lets, unique_names
-from scheduler.schedule import Schedule, resolve_placement
+from scheduler.schedule import ComputeAt, Schedule, ScheduleError, resolve_placement
 from scheduler.simplify import simplify
 
 
@@ -50,6 +51,8 @@ class Lowering:
     checks: list[Check] = field(default_factory=list)
     image_regions: dict[str, list[Interval]] = field(default_factory=dict)
     layouts: dict[str, Layout] = field(default_factory=dict)
+    computed_at: dict[Func, ComputeAt] = field(default_factory=dict)
+    program: Stmt | None = None
     body: Stmt | None = None
 
     @property
@@ -67,8 +70,8 @@ class Lowering:
 
     def stmt(self) -> Stmt:
         """The whole program as one statement (for printing)."""
-        inner = block(*self.checks, self.body)
-        if self.body is None:
+        inner = block(*self.checks, self.body if self.body is not None else self.program)
+        if self.body is None and self.program is None:
             inner = block(*self.checks, *(s.stmt for f in self.roots for s in self.stages.get(f, [])))
         for name, value in reversed(self.lets):
             inner = LetStmt(name, value, inner)
@@ -119,6 +122,57 @@ def bound_regions(state: Lowering) -> Lowering:
     return state
 
 
+def inject_compute_at(state: Lowering) -> Lowering:
+    """Put each compute_at Func at the top of its consumer's loop (consumers first)."""
+    assert state.names is not None
+    entries = state.schedule.funcs if state.schedule is not None else {}
+    for f in state.roots:
+        entry = entries.get(f.name)
+        if entry is not None and isinstance(entry.compute, ComputeAt):
+            state.computed_at[f] = entry.compute
+    program = block(*(s.stmt for f in state.roots if f not in state.computed_at for s in state.stages[f]))
+    ranges = {k: v for nests in state.stages.values() for n in nests for k, v in n.ranges.items()}
+    by_name = {f.name: f for f in state.roots}
+    for f in reversed(state.roots):
+        at = state.computed_at.get(f)
+        if at is None:
+            continue
+        where = f"Func {f.name!r}: compute_at({at.consumer!r}, {at.var!r})"
+        consumer = by_name.get(at.consumer)
+        if consumer is None or consumer is f:
+            raise ScheduleError(f"{where}: {at.consumer!r} is not a computed Func of this pipeline that reads it")
+        name, cname = state.names.funcs[f], state.names.funcs[consumer]
+        region_vars, global_vars = [], []
+        for d in range(f.ndim):
+            lo, hi = state.names.region_min(name, d), state.names.region_max(name, d)
+            glo, ghi = Var(f"{name}.gmin.{d}", lo.dtype), Var(f"{name}.gmax.{d}", hi.dtype)
+            region_vars.append((lo, hi))
+            global_vars.append((glo, ghi))
+            _rename_let(state.lets, lo.name, glo)
+            _rename_let(state.lets, hi.name, ghi)
+        program = inject(
+            program,
+            f,
+            name,
+            [n.stmt for n in state.stages[f]],
+            f"{cname}.s0.{at.var}",
+            where,
+            ranges,
+            region_vars,
+            global_vars,
+        )
+    state.program = program
+    return state
+
+
+def _rename_let(lets: list[tuple[str, Expr]], name: str, new: Var) -> None:
+    """Bind `new` where `name` was bound, and `name` to `new` right after (an alias at root)."""
+    for k, (n, v) in enumerate(lets):
+        if n == name:
+            lets[k : k + 1] = [(new.name, v), (name, new)]
+            return
+
+
 def flatten(state: Lowering) -> Lowering:
     """Dense storage for intermediates, flat Loads and Stores everywhere, allocations around."""
     assert state.names is not None
@@ -131,12 +185,14 @@ def flatten(state: Lowering) -> Lowering:
         else:
             layout, lets, extents = dense_layout(name, state.names, f.ndim)
             state.layouts[name] = layout
-            state.lets += lets
-            allocations.append((name, f.dtype, extents))
+            if f not in state.computed_at:  # those are sized and allocated inside their loop
+                state.lets += lets
+                allocations.append((name, f.dtype, extents))
     for image in state.pipeline.images:
         state.layouts[image.name] = passed_layout(image.name, image.ndim, False, state.names)
-    body = block(*(s.stmt for f in state.roots for s in state.stages[f]))
-    body = flatten_storage(inline_lets(body), state.layouts, state.names.funcs)
+    assert state.program is not None
+    definition_vars = {k for nests in state.stages.values() for n in nests for k in n.ranges}
+    body = flatten_storage(inline_lets(state.program, definition_vars), state.layouts, state.names.funcs)
     for name, dtype, extents in reversed(allocations):
         body = Allocate(name, dtype, extents, body)
     state.body = body
@@ -188,6 +244,7 @@ PASSES: list[tuple[str, Callable[[Lowering], Lowering]]] = [
     ("inline", inline),
     ("build loops", build_loops),
     ("bound regions", bound_regions),
+    ("inject compute_at", inject_compute_at),
     ("flatten storage", flatten),
     ("simplify", simplify_all),
     ("specialize dense", specialize_dense),

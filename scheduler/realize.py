@@ -137,10 +137,13 @@ def build_stage_loops(
 
 
 class _InlineLets(Mutator):
-    def __init__(self) -> None:
+    def __init__(self, names: set[str]) -> None:
+        self.names = names
         self.values: dict[Expr, Expr] = {}
 
     def visit_LetStmt(self, s: LetStmt) -> Stmt:
+        if s.name not in self.names:
+            return self.generic(s)
         self.values[Var(s.name, s.value.dtype)] = substitute(s.value, self.values)
         return self.visit(s.body)
 
@@ -148,7 +151,7 @@ class _InlineLets(Mutator):
         return self.values.get(e, e)
 
 
-def inline_lets(stmt: Stmt) -> Stmt:
-    """Substitute the let-bound definition variables into their uses, so that index
+def inline_lets(stmt: Stmt, names: set[str]) -> Stmt:
+    """Substitute the let-bound definition variables `names` into their uses, so that index
     arithmetic is written directly in the loop counters (affine, as vectorization needs)."""
-    return _InlineLets().visit(stmt)
+    return _InlineLets(names).visit(stmt)

@@ -33,6 +33,7 @@ from pipelines.expr import (
 )
 from pipelines.mutator import Mutator, map_children
 from pipelines.types import DType
+from scheduler.loopir import IfThenElse, Nop
 
 
 def wrap(value: int, dtype: DType) -> int:
@@ -173,6 +174,11 @@ class Simplify(Mutator):
         if isinstance(e.cond, Const):
             return e.true_value if e.cond.value else e.false_value
         return e.true_value if e.true_value == e.false_value else e
+
+    def visit_IfThenElse(self, s: IfThenElse) -> Node:
+        if isinstance(s.cond, Const):
+            return s.then_case if s.cond.value else (s.else_case if s.else_case is not None else Nop())
+        return s
 
     def visit_Cast(self, e: Cast) -> Expr:
         v = e.value

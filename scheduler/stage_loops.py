@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from pipelines.expr import LE, LT, Add, Div, Expr, Max, Min, Mod, Mul, Or, Sub, Var
+from pipelines.expr import LE, LT, Add, Const, Div, Expr, Max, Min, Mod, Mul, Or, Sub, Var
 from pipelines.mutator import substitute
 from pipelines.types import int64
 from scheduler.bounds import c64
@@ -81,17 +81,20 @@ def plan_stage(
             if new in taken or (d.outer == d.inner):
                 raise ScheduleError(f"{where}.{what}: the new loop name {new!r} is already in use")
         tail = d.tail
-        if tail == "auto":
+        divides = isinstance(old.extent, Const) and int(old.extent.value) % d.factor == 0
+        if tail == "auto" and divides:
+            tail = "round_up"  # no tail at all: every strategy computes the same points
+        elif tail == "auto":
             tail = "guard_with_if" if (is_update or old.rvar is not None) else "shift_inwards"
         if tail == "shift_inwards" and (is_update or old.rvar is not None):
             raise ScheduleError(
                 f"{where}.{what}: shift_inwards would compute some points of an update twice; use guard_with_if"
             )
-        if tail == "round_up" and is_output:
+        if tail == "round_up" and is_output and not divides:
             raise ScheduleError(
                 f"{where}.{what}: round_up would write past the output buffer; use guard_with_if or shift_inwards"
             )
-        if tail == "round_up" and old.rvar is not None:
+        if tail == "round_up" and old.rvar is not None and not divides:
             raise ScheduleError(f"{where}.{what}: round_up would add reduction points; use guard_with_if")
         factor = c64(d.factor)
         count = simplify(Div(Add(old.extent, c64(d.factor - 1)), factor))

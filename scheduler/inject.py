@@ -1,0 +1,173 @@
+"""Injection of producers computed inside a consumer's loop (compute_at).
+
+After `inject_producers`: each Func scheduled `compute_at(g, v)` is computed at the top of the
+body of g's loop `v`, just over the region that one iteration of that loop reads, in storage
+allocated there (so each thread of a parallel loop has its own). The region is the union of the
+reads of f inside the loop body, with the loops inside it as intervals and the loops outside it
+as single points, clipped to f's region at root (which bounds inference sized from every
+executed point, so the clipped region still holds all that the iteration reads). When that
+region's extent is a constant (a 3-tap stencil under a 256-wide tile: 258), the storage extent
+is that constant. Consumers are injected before their producers, so a producer sees every
+reader inside the loop, including other injected Funcs; a use outside the loop is an error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from pipelines.expr import Add, Call, Cast, Const, Expr, Max, Min, Sub, Var
+from pipelines.func import Func
+from pipelines.mutator import map_children, walk
+from pipelines.types import int64
+from scheduler.bounds import Bounds, Interval, c64, union
+from scheduler.loopir import Allocate, Block, For, IfThenElse, LetStmt, Provide, Stmt, block
+from scheduler.schedule import ScheduleError
+from scheduler.simplify import simplify
+
+
+@dataclass
+class LocalReads:
+    """Intervals of every read of one Func inside a statement, loops inside as intervals."""
+
+    target: Func
+    ranges: dict[str, Interval]
+    clip: bool = True  # intersect definition variables with their full range
+    found: list[list[Interval]] = field(default_factory=list)
+    bounds: Bounds = field(default_factory=lambda: Bounds({}))
+
+    def visit(self, s: Stmt) -> None:
+        match s:
+            case For(name=n, min=lo, extent=ext, body=b):
+                self.bounds.scope[n] = (lo, simplify(Sub(Add(lo, ext), c64(1))))
+                self.visit(b)
+            case LetStmt(name=n, value=v, body=b):
+                self.bounds.scope[n] = self._let_interval(n, v)
+                self.visit(b)
+            case Block(stmts=ss):
+                for x in ss:
+                    self.visit(x)
+            case Allocate(body=b):
+                self.visit(b)
+            case IfThenElse(cond=c, then_case=t, else_case=e):
+                self._exprs((c,))
+                self.visit(t)
+                if e is not None:
+                    self.visit(e)
+            case Provide(args=args, value=v):
+                self._exprs((*args, v))
+
+    def _let_interval(self, name: str, value: Expr) -> Interval:
+        if name not in self.ranges:
+            lo, hi = self.bounds.interval(value)
+            return lo, hi
+        # A definition variable: its int64 value lies in its full range (checked at run time),
+        # so the narrowing cast is transparent here.
+        inner = value.value if isinstance(value, Cast) and value.value.dtype == int64 else value
+        lo, hi = self.bounds.interval(inner)
+        if not self.clip:
+            return lo, hi
+        rlo, rhi = self.ranges[name]
+        return simplify(Max(lo, rlo)), simplify(Min(hi, rhi))
+
+    def _exprs(self, exprs: tuple[Expr, ...]) -> None:
+        for e in exprs:
+            for n in walk(e):
+                if isinstance(n, Call) and n.func is self.target:
+                    self.found.append([self.bounds.interval(a) for a in n.args])
+
+
+def count_reads(s: Stmt, target: Func) -> int:
+    """How many Call nodes read `target` in `s`."""
+    return sum(1 for n in walk(s) if isinstance(n, Call) and n.func is target)
+
+
+def find_loop(s: Stmt, name: str) -> For | None:
+    for n in walk(s):
+        if isinstance(n, For) and n.name == name:
+            return n
+    return None
+
+
+def replace_loop(s: Stmt, name: str, new_body: Stmt) -> Stmt:
+    """`s` with the body of the loop `name` replaced."""
+
+    def visit(n):  # type: ignore[no-untyped-def]
+        if isinstance(n, For) and n.name == name:
+            return For(n.name, n.min, n.extent, n.kind, new_body)
+        return map_children(n, visit) if isinstance(n, Stmt) else n
+
+    return visit(s)
+
+
+def local_region(
+    f: Func,
+    fname: str,
+    ndim: int,
+    body: Stmt,
+    ranges: dict[str, Interval],
+    region_vars: list[tuple[Var, Var]],
+    global_vars: list[tuple[Var, Var]],
+) -> tuple[list[tuple[str, Expr]], list[Expr]]:
+    """Lets defining f's region inside the loop body (clipped to root) and the storage extents."""
+    reads, loose = LocalReads(f, ranges), LocalReads(f, ranges, clip=False)
+    reads.visit(body)
+    loose.visit(body)
+    lets: list[tuple[str, Expr]] = []
+    extents: list[Expr] = []
+    for d in range(ndim):
+        region, bigger = _union(r[d] for r in reads.found), _union(r[d] for r in loose.found)
+        unclipped = simplify(Add(Sub(bigger[1], bigger[0]), c64(1)))
+        (lo_sym, hi_sym), (glo, ghi) = region_vars[d], global_vars[d]
+        lets += [(lo_sym.name, simplify(Max(region[0], glo))), (hi_sym.name, simplify(Min(region[1], ghi)))]
+        extent = Var(f"{fname}.extent.{d}", int64)
+        if isinstance(unclipped, Const):
+            # Constant storage extent (fixed-size storage, constant strides): the clipped
+            # region, a part of the unclipped one, never exceeds it.
+            lets.append((extent.name, unclipped))
+            extents.append(unclipped)
+        else:
+            lets.append((extent.name, simplify(Max(Add(Sub(hi_sym, lo_sym), c64(1)), c64(0)))))
+            extents.append(extent)
+    return lets, extents
+
+
+def _union(intervals: Iterable[Interval]) -> Interval:
+    ivs = list(dict.fromkeys(intervals))
+    region = ivs[0]
+    for iv in ivs[1:]:
+        region = union(region, iv)
+    return region
+
+
+def inject(
+    program: Stmt,
+    f: Func,
+    fname: str,
+    nests: list[Stmt],
+    loop_name: str,
+    where: str,
+    ranges: dict[str, Interval],
+    region_vars: list[tuple[Var, Var]],
+    global_vars: list[tuple[Var, Var]],
+) -> Stmt:
+    """`program` with f computed at the top of the body of loop `loop_name`."""
+    loop = find_loop(program, loop_name)
+    if loop is None:
+        raise ScheduleError(
+            f"{where}: the consumer has no loop {loop_name.split('.', 2)[-1]!r} in its pure "
+            "definition (after its splits)"
+        )
+    inside, total = count_reads(loop.body, f), count_reads(program, f)
+    if inside < total:
+        raise ScheduleError(
+            f"{where}: that loop does not enclose every use of {f.name!r} "
+            f"({total - inside} of {total} reads are outside it)"
+        )
+    if inside == 0:
+        return program
+    lets, extents = local_region(f, fname, f.ndim, loop.body, ranges, region_vars, global_vars)
+    body: Stmt = Allocate(fname, f.dtype, tuple(extents), block(*nests, loop.body))
+    for name, value in reversed(lets):
+        body = LetStmt(name, value, body)
+    return replace_loop(program, loop_name, body)
