@@ -551,6 +551,8 @@ def match_types(a: Any, b: Any, what: str) -> tuple[Expr, Expr]:
 def binary(cls: type, a: Any, b: Any, what: str) -> Expr:
     """Build `cls(a, b)` after promotion; Pow converts integer operands to float32."""
     a, b = match_types(a, b, what)
+    if cls is Pow and a.dtype.is_bool:
+        raise IRTypeError(f"{what} of bool values: cast them to a number first")
     if cls is Pow and not a.dtype.is_float:
         a, b = cast(float32, a), cast(float32, b)
     return cls(a, b)

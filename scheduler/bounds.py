@@ -77,14 +77,22 @@ class Bounds:
         lo, hi = self._interval(e)
         return simplify(lo), simplify(hi)
 
-    def _oblige(self, lo: Expr, hi: Expr, dtype: DType) -> Interval:
+    def _oblige(self, lo: Expr, hi: Expr, dtype: DType, *operands: Interval) -> Interval:
+        """The interval of a wrapping operation: exact where it provably does not wrap,
+        the whole type where it provably may (a constant interval past the type, or an
+        operand already spanning its type, such as a data-dependent read), and otherwise
+        exact under an obligation checked at run time."""
         lo, hi = simplify(lo), simplify(hi)
-        if dtype.bits < 64:
-            tmin, tmax = type_range(dtype)
-            if not (
-                isinstance(lo, Const) and isinstance(hi, Const) and tmin.value <= lo.value <= hi.value <= tmax.value
-            ):
-                self.obligations.append((lo, hi, dtype))
+        if dtype.bits >= 64:
+            return lo, hi
+        tmin, tmax = type_range(dtype)
+        if isinstance(lo, Const) and isinstance(hi, Const):
+            if tmin.value <= lo.value <= hi.value <= tmax.value:
+                return lo, hi
+            return tmin, tmax
+        if any(op == (tmin, tmax) for op in operands):
+            return tmin, tmax
+        self.obligations.append((lo, hi, dtype))
         return lo, hi
 
     def _interval(self, e: Expr) -> Interval:  # noqa: C901 - one case per node kind
@@ -99,10 +107,10 @@ class Bounds:
                 return to64(e), to64(e)
             case Add(a=a, b=b):
                 (alo, ahi), (blo, bhi) = self._interval(a), self._interval(b)
-                return self._oblige(Add(alo, blo), Add(ahi, bhi), e.dtype)
+                return self._oblige(Add(alo, blo), Add(ahi, bhi), e.dtype, (alo, ahi), (blo, bhi))
             case Sub(a=a, b=b):
                 (alo, ahi), (blo, bhi) = self._interval(a), self._interval(b)
-                return self._oblige(Sub(alo, bhi), Sub(ahi, blo), e.dtype)
+                return self._oblige(Sub(alo, bhi), Sub(ahi, blo), e.dtype, (alo, ahi), (blo, bhi))
             case Mul(a=a, b=b):
                 return self._mul(e, a, b)
             case Div(a=a, b=b):
@@ -126,7 +134,7 @@ class Bounds:
                 lo, hi = self._interval(v)
                 top = smax(hi, simplify(Sub(c64(0), lo)))
                 # abs of the type's minimum wraps to itself: keep the bound sound
-                return self._oblige(smin(c64(0), smax(lo, c64(0))), top, e.dtype)
+                return self._oblige(c64(0), top, e.dtype, (lo, hi))
             case Cast(dtype=t, value=v):
                 return self._cast(t, v)
             case Call():
@@ -140,13 +148,13 @@ class Bounds:
         if isinstance(b, Const):
             k = c64(int(b.value))
             pair = (Mul(alo, k), Mul(ahi, k)) if int(b.value) >= 0 else (Mul(ahi, k), Mul(alo, k))
-            return self._oblige(pair[0], pair[1], e.dtype)
+            return self._oblige(pair[0], pair[1], e.dtype, (alo, ahi))
         blo, bhi = self._interval(b)
         products = [simplify(Mul(x, y)) for x in (alo, ahi) for y in (blo, bhi)]
         lo, hi = products[0], products[0]
         for p in products[1:]:
             lo, hi = smin(lo, p), smax(hi, p)
-        return self._oblige(lo, hi, e.dtype)
+        return self._oblige(lo, hi, e.dtype, (alo, ahi), (blo, bhi))
 
     def _div(self, a: Expr, b: Expr) -> Interval:
         alo, ahi = self._interval(a)

@@ -32,7 +32,7 @@ from pipelines.expr import (
     Sub,
 )
 from pipelines.mutator import Mutator, map_children
-from pipelines.types import DType
+from pipelines.types import DType, int64
 from scheduler.loopir import IfThenElse, Nop
 
 
@@ -84,7 +84,7 @@ def from_linear(terms: dict[Expr, int], constant: int, dtype: DType) -> Expr:
         c = wrap(c, dtype)
         if c == 0:
             continue
-        negative = dtype.is_signed and c < 0
+        negative = dtype.is_signed and c < 0 and dtype.can_represent(-c)
         mag = -c if negative else c
         piece = t if mag == 1 else Mul(t, Const(mag, dtype))
         if out is None:
@@ -136,7 +136,7 @@ class Simplify(Mutator):
     def _minmax(self, e: Min | Max) -> Expr:
         if e.a == e.b:
             return e.a
-        if e.dtype.is_int:
+        if e.dtype == int64:  # narrower types wrap, so x + 1 < x can hold there
             d = _difference(e.a, e.b)
             if d is not None:
                 return (e.a if d <= 0 else e.b) if isinstance(e, Min) else (e.a if d >= 0 else e.b)
@@ -145,8 +145,8 @@ class Simplify(Mutator):
     visit_Min = visit_Max = _minmax
 
     def _compare(self, e: LT | LE | EQ | NE) -> Expr:
-        if not e.a.dtype.is_int:
-            return e
+        if e.a.dtype != int64 and not (isinstance(e, (EQ, NE)) and e.a.dtype.is_int):
+            return e  # ordering of wrapping types is not decided by the difference; equality is
         d = _difference(e.a, e.b)
         if d is None:
             return e
