@@ -25,6 +25,7 @@ from scheduler.infer_bounds import (
     INDEX_OVERFLOW,
     INPUT_TOO_SMALL,
     OUT_OF_MEMORY,
+    OUTSIDE_BOUND,
     READ_OUTSIDE_OUTPUT,
     WRITE_OUTSIDE_OUTPUT,
 )
@@ -134,6 +135,11 @@ class CompiledPipeline:
             )
         if rc == INDEX_OVERFLOW:
             return ValueError(f"index arithmetic would overflow int32 for these sizes (range [{info[0]}, {info[1]}])")
+        if rc == OUTSIDE_BOUND:
+            return ValueError(
+                f"a schedule bound does not hold: dimension {info[0]} is needed over [{info[1]}, {info[2]}] "
+                f"but bounded to [{info[3]}, {info[4]}]"
+            )
         if rc == OUT_OF_MEMORY:
             return MemoryError(f"could not allocate {info[0]} elements for an intermediate Func")
         if rc == ALLOCATION_TOO_LARGE:

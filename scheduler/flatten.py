@@ -50,19 +50,24 @@ def widen(e: Expr) -> Expr:
     return Cast(int64, e)
 
 
-def dense_layout(name: str, names: Names, ndim: int) -> tuple[Layout, list[tuple[str, Expr]], tuple[Var, ...]]:
-    """Layout of a computed intermediate, the lets that define its extents and strides, and its extents."""
+def dense_layout(
+    name: str, names: Names, ndim: int, region: list[tuple[Var, Var]] | None = None
+) -> tuple[Layout, list[tuple[str, Expr]], tuple[Var, ...]]:
+    """Layout of a computed intermediate over `region` (default: its computed region), the lets
+    that define its extents, and its extents."""
+    if region is None:
+        region = [(names.region_min(name, d), names.region_max(name, d)) for d in range(ndim)]
     lets: list[tuple[str, Expr]] = []
     extents, strides = [], []
     stride: Expr = c64(1)
     for d in range(ndim):
-        lo, hi = names.region_min(name, d), names.region_max(name, d)
+        lo, hi = region[d]
         extent = Var(f"{name}.extent.{d}", int64)
         lets.append((extent.name, simplify(Max(Sub(Add(hi, c64(1)), lo), c64(0)))))
         extents.append(extent)
         strides.append(stride)
         stride = simplify(Mul(stride, extent))
-    mins = tuple(names.region_min(name, d) for d in range(ndim))
+    mins = tuple(lo for lo, _ in region)
     return Layout(mins, tuple(strides)), lets, tuple(extents)
 
 

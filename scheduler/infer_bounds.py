@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from pipelines.expr import LE, Add, And, Call, Const, Expr, Or, Sub, Var
+from pipelines.expr import EQ, LE, Add, And, Call, Const, Expr, Or, Sub, Var
 from pipelines.func import Definition, Func
 from pipelines.mutator import walk
 from pipelines.types import int32, int64
@@ -33,6 +33,7 @@ READ_OUTSIDE_OUTPUT = 3
 INDEX_OVERFLOW = 4
 OUT_OF_MEMORY = 5
 ALLOCATION_TOO_LARGE = 6
+OUTSIDE_BOUND = 7
 
 
 def buffer_symbol(buffer: str, what: str, d: int) -> Var:
@@ -115,6 +116,7 @@ def infer_bounds(
     names: Names,
     outputs: tuple[Func, ...],
     images: list[tuple[str, int]],
+    fixed: dict[Func, dict[int, tuple[int, int]]] | None = None,
 ) -> BoundsResult:
     """Regions of every computed Func (consumers first) and of every input; see module doc."""
     col = Collector(func_names=names.funcs)
@@ -147,6 +149,31 @@ def infer_bounds(
                     # within the buffer by construction; the check costs one comparison per call)
                     if a.consumer == name:
                         checks.append(_check(a.intervals[d], lo_sym, hi_sym, WRITE_OUTSIDE_OUTPUT, name, d, a))
+                if d in (fixed or {}).get(f, {}):
+                    blo, bext = fixed[f][d]  # type: ignore[index]
+                    same = And(EQ(lo_sym, c64(blo)), EQ(hi_sym, c64(blo + bext - 1)))
+                    checks.append(
+                        Check(
+                            same,
+                            OUTSIDE_BOUND,
+                            (c64(d), lo_sym, hi_sym, c64(blo), c64(blo + bext - 1)),
+                            f"output {name} is exactly its bound in dimension {d}",
+                        )
+                    )
+                continue
+            if d in (fixed or {}).get(f, {}):
+                blo, bext = fixed[f][d]  # type: ignore[index]
+                region = (c64(blo), c64(blo + bext - 1))
+                for iv in dict.fromkeys([a.intervals[d] for a in external] + footprint):
+                    checks.append(
+                        Check(
+                            _inside(iv, region[0], region[1]),
+                            OUTSIDE_BOUND,
+                            (c64(d), iv[0], iv[1], region[0], region[1]),
+                            f"{name} is needed within its bound in dimension {d}",
+                        )
+                    )
+                lets += [(lo_sym.name, region[0]), (hi_sym.name, region[1])]
                 continue
             ivs = list(dict.fromkeys([a.intervals[d] for a in external] + footprint))
             region = ivs[0] if ivs else (c64(0), c64(-1))

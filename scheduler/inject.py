@@ -140,6 +140,11 @@ def _union(intervals: Iterable[Interval]) -> Interval:
     return region
 
 
+def storage_vars(fname: str, ndim: int) -> list[tuple[Var, Var]]:
+    """Symbols of the region a Func's storage covers when it is stored above its compute level."""
+    return [(Var(f"{fname}.smin.{d}", int64), Var(f"{fname}.smax.{d}", int64)) for d in range(ndim)]
+
+
 def inject(
     program: Stmt,
     f: Func,
@@ -150,8 +155,10 @@ def inject(
     ranges: dict[str, Interval],
     region_vars: list[tuple[Var, Var]],
     global_vars: list[tuple[Var, Var]],
+    store_loop: str | None = None,
 ) -> Stmt:
-    """`program` with f computed at the top of the body of loop `loop_name`."""
+    """`program` with f computed at the top of the body of loop `loop_name`; its storage there,
+    or at the top of loop `store_loop` (which must enclose it), or at root when store_loop is ROOT."""
     loop = find_loop(program, loop_name)
     if loop is None:
         raise ScheduleError(
@@ -164,10 +171,35 @@ def inject(
             f"{where}: that loop does not enclose every use of {f.name!r} "
             f"({total - inside} of {total} reads are outside it)"
         )
+    if store_loop is not None and store_loop != ROOT:
+        outer = find_loop(program, store_loop)
+        if outer is None or find_loop(outer.body, loop_name) is None:
+            raise ScheduleError(
+                f"{where}: store_at({store_loop.split('.', 2)[-1]!r}) is not a loop outside the "
+                "compute_at loop of the same consumer"
+            )
     if inside == 0:
         return program
     lets, extents = local_region(f, fname, f.ndim, loop.body, ranges, region_vars, global_vars)
-    body: Stmt = Allocate(fname, f.dtype, tuple(extents), block(*nests, loop.body))
+    if store_loop is None:
+        body: Stmt = Allocate(fname, f.dtype, tuple(extents), block(*nests, loop.body))
+        return replace_loop(program, loop_name, _let(lets, body))
+    region_names = {v.name for pair in region_vars for v in pair}
+    program = replace_loop(
+        program, loop_name, _let([x for x in lets if x[0] in region_names], block(*nests, loop.body))
+    )
+    if store_loop == ROOT:
+        return program
+    outer = find_loop(program, store_loop)
+    assert outer is not None
+    slets, sextents = local_region(f, fname, f.ndim, outer.body, ranges, storage_vars(fname, f.ndim), global_vars)
+    return replace_loop(program, store_loop, _let(slets, Allocate(fname, f.dtype, tuple(sextents), outer.body)))
+
+
+ROOT = "<root>"
+
+
+def _let(lets: list[tuple[str, Expr]], body: Stmt) -> Stmt:
     for name, value in reversed(lets):
         body = LetStmt(name, value, body)
-    return replace_loop(program, loop_name, body)
+    return body

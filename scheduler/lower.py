@@ -17,14 +17,14 @@ from pipelines.expr import EQ, And, Expr, Param, Var
 from pipelines.func import Definition, Func
 from pipelines.mutator import substitute
 from pipelines.pipeline import Pipeline
-from pipelines.types import DType
+from pipelines.types import DType, int64
 from scheduler.bounds import Interval, c64
 from scheduler.flatten import Layout, dense_layout, flatten_storage, passed_layout
 from scheduler.infer_bounds import buffer_symbol, infer_bounds
-from scheduler.inject import inject
+from scheduler.inject import ROOT, inject, storage_vars
 from scheduler.loopir import Allocate, Check, IfThenElse, LetStmt, Stmt, block, loop_nest_str
 from scheduler.realize import Names, StageNest, build_stage_loops, inline_funcs, inline_lets, unique_names
-from scheduler.schedule import ComputeAt, Schedule, ScheduleError, resolve_placement
+from scheduler.schedule import Bound, ComputeAt, Schedule, ScheduleError, StoreAt, StoreRoot, resolve_placement
 from scheduler.simplify import simplify
 
 
@@ -52,6 +52,7 @@ class Lowering:
     image_regions: dict[str, list[Interval]] = field(default_factory=dict)
     layouts: dict[str, Layout] = field(default_factory=dict)
     computed_at: dict[Func, ComputeAt] = field(default_factory=dict)
+    stored_above: dict[Func, str] = field(default_factory=dict)  # compute_at Funcs stored at root or a loop
     program: Stmt | None = None
     body: Stmt | None = None
 
@@ -101,7 +102,7 @@ def build_loops(state: Lowering) -> Lowering:
         entry = entries.get(f.name)
         directives = entry.stages if entry is not None else {}
         nests = build_stage_loops(
-            state.names.funcs[f], state.definitions[f], state.names, directives, f in state.pipeline.outputs
+            f, state.names.funcs[f], state.definitions[f], state.names, directives, f in state.pipeline.outputs
         )
         state.stages[f] = nests
     return state
@@ -117,9 +118,23 @@ def bound_regions(state: Lowering) -> Lowering:
         state.names,
         state.pipeline.outputs,
         [(i.name, i.ndim) for i in state.pipeline.images],
+        _fixed_bounds(state),
     )
     state.lets, state.checks, state.image_regions = result.lets, result.checks, result.image_regions
     return state
+
+
+def _fixed_bounds(state: Lowering) -> dict[Func, dict[int, tuple[int, int]]]:
+    """The `bound` directives of each computed Func, by dimension."""
+    entries = state.schedule.funcs if state.schedule is not None else {}
+    out: dict[Func, dict[int, tuple[int, int]]] = {}
+    for f in state.roots:
+        entry = entries.get(f.name)
+        for d in entry.stages.get(0, []) if entry is not None else []:
+            if isinstance(d, Bound):
+                names = [a.name for a in f.args]
+                out.setdefault(f, {})[names.index(d.var)] = (d.min, d.extent)  # the var was checked
+    return out
 
 
 def inject_compute_at(state: Lowering) -> Lowering:
@@ -150,6 +165,18 @@ def inject_compute_at(state: Lowering) -> Lowering:
             global_vars.append((glo, ghi))
             _rename_let(state.lets, lo.name, glo)
             _rename_let(state.lets, hi.name, ghi)
+        store = entries[f.name].store
+        store_loop = None
+        if isinstance(store, StoreRoot):
+            store_loop = ROOT
+        elif isinstance(store, StoreAt):
+            if store.consumer != at.consumer:
+                raise ScheduleError(
+                    f"{where}: store_at({store.consumer!r}, {store.var!r}) must name the same consumer as compute_at"
+                )
+            store_loop = f"{cname}.s0.{store.var}"
+        if store_loop is not None:
+            state.stored_above[f] = ROOT if store_loop == ROOT else "loop"
         program = inject(
             program,
             f,
@@ -160,6 +187,7 @@ def inject_compute_at(state: Lowering) -> Lowering:
             ranges,
             region_vars,
             global_vars,
+            store_loop,
         )
     state.program = program
     return state
@@ -183,9 +211,16 @@ def flatten(state: Lowering) -> Lowering:
         if f in outputs:
             state.layouts[name] = passed_layout(name, f.ndim, True, state.names)
         else:
-            layout, lets, extents = dense_layout(name, state.names, f.ndim)
+            stored = state.stored_above.get(f)
+            if stored == ROOT:  # computed in a loop, stored once over its whole root region
+                region = [(Var(f"{name}.gmin.{d}", int64), Var(f"{name}.gmax.{d}", int64)) for d in range(f.ndim)]
+                layout, lets, extents = dense_layout(name, state.names, f.ndim, region)
+            elif stored == "loop":
+                layout, lets, extents = dense_layout(name, state.names, f.ndim, storage_vars(name, f.ndim))
+            else:
+                layout, lets, extents = dense_layout(name, state.names, f.ndim)
             state.layouts[name] = layout
-            if f not in state.computed_at:  # those are sized and allocated inside their loop
+            if f not in state.computed_at or stored == ROOT:  # the others are sized inside their loop
                 state.lets += lets
                 allocations.append((name, f.dtype, extents))
     for image in state.pipeline.images:

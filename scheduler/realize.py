@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from pipelines.expr import And, Call, Cast, Expr, Var
 from pipelines.func import Definition, Func
-from pipelines.mutator import Mutator, substitute
+from pipelines.mutator import Mutator, substitute, walk
 from pipelines.types import int32, int64
 from scheduler.bounds import to64
 from scheduler.loopir import For, IfThenElse, LetStmt, Provide, Stmt
@@ -85,6 +85,19 @@ def def_var(func_name: str, stage: int, var_name: str) -> Var:
     return Var(f"{func_name}.s{stage}.v.{var_name}")
 
 
+def independent_rvars(d: Definition, func: Func) -> frozenset[str]:
+    """RVars whose iterations touch disjoint places: the RVar stands alone at some position of
+    the left side, and every read of the Func itself has it there too. Only those may run in
+    parallel or as SIMD lanes."""
+    selfs = [n for part in (d.value, *d.predicates) for n in walk(part) if isinstance(n, Call) and n.func is func]
+    out = set()
+    for rv in d.rvars:
+        positions = [i for i, a in enumerate(d.args) if a == rv]
+        if positions and all(n.args[positions[0]] == rv for n in selfs):
+            out.add(rv.name)
+    return frozenset(out)
+
+
 @dataclass
 class StageNest:
     """A stage's loop nest, plus the full range of each definition variable (by IR name)."""
@@ -95,7 +108,12 @@ class StageNest:
 
 
 def build_stage_loops(
-    func_name: str, definitions: list[Definition], names: Names, directives: dict[int, list], is_output: bool
+    func: Func,
+    func_name: str,
+    definitions: list[Definition],
+    names: Names,
+    directives: dict[int, list],
+    is_output: bool,
 ) -> list[StageNest]:
     """One loop nest per definition of a computed Func, in definition order, under the stage's
     schedule directives (see scheduler.stage_loops)."""
@@ -109,7 +127,9 @@ def build_stage_loops(
             if isinstance(a, Var):
                 lo = names.region_min(func_name, i)
                 variables.append((a.name, lo, simplify(names.region_max(func_name, i) - lo + 1), None))
-        plan = plan_stage(where, f"{func_name}.s{s}.", variables, directives.get(s, []), s > 0, is_output)
+        plan = plan_stage(
+            where, f"{func_name}.s{s}.", variables, directives.get(s, []), s > 0, is_output, independent_rvars(d, func)
+        )
         mapping: dict[Expr, Expr] = {}
         for rv in d.rvars:
             mapping[rv] = def_var(func_name, s, rv.name)

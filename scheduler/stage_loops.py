@@ -48,6 +48,7 @@ def plan_stage(
     directives: list,
     is_update: bool,
     is_output: bool,
+    independent_rvars: frozenset[str] = frozenset(),
 ) -> StagePlan:
     """Loops of a stage. `variables` are (name, min, extent, rvar index or None), innermost first;
     loop IR names are `prefix + name`. See the module docstring."""
@@ -147,8 +148,6 @@ def plan_stage(
             )
         dims[i].kind = kind
 
-    independent_rvars: set[str] = set()
-
     def rvar_independent(name: str) -> bool:
         return origin.get(name) in independent_rvars
 
@@ -177,7 +176,9 @@ def plan_stage(
         elif isinstance(d, Parallel):
             mark(d.var, "parallel", what)
         elif isinstance(d, Bound):
-            raise ScheduleError(f"{where}.{what}: bound applies to a Func's pure variables (use it on stage 0)")
+            if is_update:
+                raise ScheduleError(f"{where}.{what}: bound applies to a Func's pure variables (use it on stage 0)")
+            find(d.var, what)  # the region itself is set by bounds inference
         else:
             raise ScheduleError(f"{where}: unknown directive {d!r}")
     _check_rvar_order(where, dims)
