@@ -377,7 +377,7 @@ def emit_c(lowering: Lowering) -> str:
         lines.append(f"    {t.c_name} *{em.bufs[name]} = NULL;")
     for k, info in enumerate(buffers):
         lines.append(
-            f"    {info.dtype.c_name} *SALINE_UNUSED {em.bufs[info.name]} = "
+            f"    {info.dtype.c_name} *restrict SALINE_UNUSED {em.bufs[info.name]} = "
             f"({info.dtype.c_name} *)buffers[{k}].host;  /* {c_comment(info.name)} */"
         )
         for d in range(info.ndim):

@@ -106,6 +106,7 @@ class CompiledPipeline:
         arrays = [bound.images[i.name] for i in self.pipeline.images] + list(bound.outputs)
         origins = [(0,) * a.ndim for a in arrays[: len(self.pipeline.images)]] + list(bound.origins)
         names = [i.name for i in self.pipeline.images] + [f.name for f in self.pipeline.outputs]
+        _check_no_overlap(arrays[: len(self.pipeline.images)], list(bound.outputs), names)
         bufs = ffi.new("saline_buffer_t[]", max(len(arrays), 1))
         for k, (a, org, name) in enumerate(zip(arrays, origins, names, strict=True)):
             _describe(ffi, bufs[k], a, org, name)
@@ -148,6 +149,22 @@ class CompiledPipeline:
 
     def __repr__(self) -> str:
         return f"CompiledPipeline({', '.join(f.name for f in self.pipeline.outputs)})"
+
+
+def _check_no_overlap(inputs: list[np.ndarray], outputs: list[np.ndarray], names: list[str]) -> None:
+    """Outputs must not share memory with inputs or with each other: the generated code reads
+    inputs while it writes outputs (and declares them `restrict`)."""
+    for k, o in enumerate(outputs):
+        if o.size == 0:
+            continue
+        others = [(names[i], a) for i, a in enumerate(inputs)] + [
+            (names[len(inputs) + j], b) for j, b in enumerate(outputs) if j != k
+        ]
+        for name, a in others:
+            if a.size and np.may_share_memory(o, a):
+                raise ValueError(
+                    f"output {names[len(inputs) + k]!r} shares memory with {name!r}; pass a separate output array"
+                )
 
 
 def _describe(ffi: Any, buf: Any, a: np.ndarray, origin: tuple[int, ...], name: str) -> None:

@@ -13,8 +13,9 @@ reader inside the loop, including other injected Funcs; a use outside the loop i
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from pipelines.expr import Add, Call, Cast, Const, Expr, Max, Min, Sub, Var
 from pipelines.func import Func
@@ -82,19 +83,17 @@ def count_reads(s: Stmt, target: Func) -> int:
     return sum(1 for n in walk(s) if isinstance(n, Call) and n.func is target)
 
 
-def find_loop(s: Stmt, name: str) -> For | None:
-    for n in walk(s):
+def find_loops(s: Stmt, name: str) -> list[For]:
+    """Every loop named `name` (a stage may have several versions of its loop nest)."""
+    return [n for n in walk(s) if isinstance(n, For) and n.name == name]
+
+
+def transform_loops(s: Stmt, name: str, fn: Callable[[For], Stmt]) -> Stmt:
+    """`s` with the body of every loop `name` replaced by `fn(loop)`."""
+
+    def visit(n: Any) -> Any:
         if isinstance(n, For) and n.name == name:
-            return n
-    return None
-
-
-def replace_loop(s: Stmt, name: str, new_body: Stmt) -> Stmt:
-    """`s` with the body of the loop `name` replaced."""
-
-    def visit(n):  # type: ignore[no-untyped-def]
-        if isinstance(n, For) and n.name == name:
-            return For(n.name, n.min, n.extent, n.kind, new_body)
+            return For(n.name, n.min, n.extent, n.kind, fn(n))
         return map_children(n, visit) if isinstance(n, Stmt) else n
 
     return visit(s)
@@ -159,41 +158,44 @@ def inject(
 ) -> Stmt:
     """`program` with f computed at the top of the body of loop `loop_name`; its storage there,
     or at the top of loop `store_loop` (which must enclose it), or at root when store_loop is ROOT."""
-    loop = find_loop(program, loop_name)
-    if loop is None:
+    loops = find_loops(program, loop_name)
+    if not loops:
         raise ScheduleError(
             f"{where}: the consumer has no loop {loop_name.split('.', 2)[-1]!r} in its pure "
             "definition (after its splits)"
         )
-    inside, total = count_reads(loop.body, f), count_reads(program, f)
+    inside, total = sum(count_reads(loop.body, f) for loop in loops), count_reads(program, f)
     if inside < total:
         raise ScheduleError(
             f"{where}: that loop does not enclose every use of {f.name!r} "
             f"({total - inside} of {total} reads are outside it)"
         )
     if store_loop is not None and store_loop != ROOT:
-        outer = find_loop(program, store_loop)
-        if outer is None or find_loop(outer.body, loop_name) is None:
+        outers = find_loops(program, store_loop)
+        if not outers or any(not find_loops(o.body, loop_name) for o in outers):
             raise ScheduleError(
                 f"{where}: store_at({store_loop.split('.', 2)[-1]!r}) is not a loop outside the "
                 "compute_at loop of the same consumer"
             )
     if inside == 0:
         return program
-    lets, extents = local_region(f, fname, f.ndim, loop.body, ranges, region_vars, global_vars)
-    if store_loop is None:
-        body: Stmt = Allocate(fname, f.dtype, tuple(extents), block(*nests, loop.body))
-        return replace_loop(program, loop_name, _let(lets, body))
     region_names = {v.name for pair in region_vars for v in pair}
-    program = replace_loop(
-        program, loop_name, _let([x for x in lets if x[0] in region_names], block(*nests, loop.body))
-    )
-    if store_loop == ROOT:
+
+    def compute_here(loop: For) -> Stmt:
+        lets, extents = local_region(f, fname, f.ndim, loop.body, ranges, region_vars, global_vars)
+        if store_loop is None:
+            return _let(lets, Allocate(fname, f.dtype, tuple(extents), block(*nests, loop.body)))
+        return _let([x for x in lets if x[0] in region_names], block(*nests, loop.body))
+
+    program = transform_loops(program, loop_name, compute_here)
+    if store_loop is None or store_loop == ROOT:
         return program
-    outer = find_loop(program, store_loop)
-    assert outer is not None
-    slets, sextents = local_region(f, fname, f.ndim, outer.body, ranges, storage_vars(fname, f.ndim), global_vars)
-    return replace_loop(program, store_loop, _let(slets, Allocate(fname, f.dtype, tuple(sextents), outer.body)))
+
+    def store_here(outer: For) -> Stmt:
+        slets, sextents = local_region(f, fname, f.ndim, outer.body, ranges, storage_vars(fname, f.ndim), global_vars)
+        return _let(slets, Allocate(fname, f.dtype, tuple(sextents), outer.body))
+
+    return transform_loops(program, store_loop, store_here)
 
 
 ROOT = "<root>"

@@ -174,7 +174,7 @@ def inject_compute_at(state: Lowering) -> Lowering:
                 raise ScheduleError(
                     f"{where}: store_at({store.consumer!r}, {store.var!r}) must name the same consumer as compute_at"
                 )
-            store_loop = f"{cname}.s0.{store.var}"
+            store_loop = f"{cname}.s0.{store.var}" if store.var != at.var else None
         if store_loop is not None:
             state.stored_above[f] = ROOT if store_loop == ROOT else "loop"
         program = inject(

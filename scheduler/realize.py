@@ -20,7 +20,7 @@ from pipelines.types import int32, int64
 from scheduler.bounds import to64
 from scheduler.loopir import For, IfThenElse, LetStmt, Provide, Stmt
 from scheduler.simplify import simplify
-from scheduler.stage_loops import plan_stage
+from scheduler.stage_loops import StagePlan, plan_stage
 
 
 @dataclass(frozen=True)
@@ -85,6 +85,33 @@ def def_var(func_name: str, stage: int, var_name: str) -> Var:
     return Var(f"{func_name}.s{stage}.v.{var_name}")
 
 
+def _stage_nest(func_name: str, s: int, d: Definition, plan: StagePlan) -> tuple[Stmt, dict[str, tuple]]:
+    """The loops of one planned stage around its (guarded, predicated) Provide."""
+    mapping: dict[Expr, Expr] = {}
+    for rv in d.rvars:
+        mapping[rv] = def_var(func_name, s, rv.name)
+    for a in d.args:
+        if isinstance(a, Var):
+            mapping[a] = def_var(func_name, s, a.name)
+    args = tuple(simplify(substitute(a, mapping)) for a in d.args)
+    body: Stmt = Provide(func_name, args, simplify(substitute(d.value, mapping)))
+    if d.predicates:
+        cond = d.predicates[0]
+        for p in d.predicates[1:]:
+            cond = And(cond, p)
+        body = IfThenElse(simplify(substitute(cond, mapping)), body)
+    for g in reversed(plan.guards):
+        body = IfThenElse(g, body)
+    ranges = {}
+    for var_name, value in reversed(list(plan.values.items())):
+        dv = def_var(func_name, s, var_name)
+        body = LetStmt(dv.name, simplify(Cast(int32, value)), body)
+        ranges[dv.name] = plan.ranges[var_name]
+    for loop in reversed(plan.loops):
+        body = For(plan.loop_vars[loop.name], loop.min, loop.extent, loop.kind, body)
+    return body, ranges
+
+
 def independent_rvars(d: Definition, func: Func) -> frozenset[str]:
     """RVars whose iterations touch disjoint places: the RVar stands alone at some position of
     the left side, and every read of the Func itself has it there too. Only those may run in
@@ -127,31 +154,24 @@ def build_stage_loops(
             if isinstance(a, Var):
                 lo = names.region_min(func_name, i)
                 variables.append((a.name, lo, simplify(names.region_max(func_name, i) - lo + 1), None))
-        plan = plan_stage(
-            where, f"{func_name}.s{s}.", variables, directives.get(s, []), s > 0, is_output, independent_rvars(d, func)
+        args_directives = (
+            where,
+            f"{func_name}.s{s}.",
+            variables,
+            directives.get(s, []),
+            s > 0,
+            is_output,
+            independent_rvars(d, func),
         )
-        mapping: dict[Expr, Expr] = {}
-        for rv in d.rvars:
-            mapping[rv] = def_var(func_name, s, rv.name)
-        for a in d.args:
-            if isinstance(a, Var):
-                mapping[a] = def_var(func_name, s, a.name)
-        args = tuple(simplify(substitute(a, mapping)) for a in d.args)
-        body: Stmt = Provide(func_name, args, simplify(substitute(d.value, mapping)))
-        if d.predicates:
-            cond = d.predicates[0]
-            for p in d.predicates[1:]:
-                cond = And(cond, p)
-            body = IfThenElse(simplify(substitute(cond, mapping)), body)
-        for g in reversed(plan.guards):
-            body = IfThenElse(g, body)
-        ranges = {}
-        for var_name, value in reversed(list(plan.values.items())):
-            dv = def_var(func_name, s, var_name)
-            body = LetStmt(dv.name, simplify(Cast(int32, value)), body)
-            ranges[dv.name] = plan.ranges[var_name]
-        for loop in reversed(plan.loops):
-            body = For(plan.loop_vars[loop.name], loop.min, loop.extent, loop.kind, body)
+        plan = plan_stage(*args_directives)
+        body, ranges = _stage_nest(func_name, s, d, plan)
+        if plan.assumptions:
+            # Shifted splits need extents of at least their factor; smaller regions run a guarded version.
+            other, _ = _stage_nest(func_name, s, d, plan_stage(*args_directives, shifted=False))
+            cond = plan.assumptions[0]
+            for a in plan.assumptions[1:]:
+                cond = And(cond, a)
+            body = IfThenElse(cond, body, other)
         stages.append(StageNest(body, ranges, plan.loop_vars))
     return stages
 

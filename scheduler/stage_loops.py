@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from pipelines.expr import LE, LT, Add, Const, Div, Expr, Max, Min, Mod, Mul, Or, Sub, Var
+from pipelines.expr import LE, LT, Add, Const, Div, Expr, Min, Mod, Mul, Sub, Var
 from pipelines.mutator import substitute
 from pipelines.types import int64
 from scheduler.bounds import c64
@@ -39,6 +39,7 @@ class StagePlan:
     ranges: dict[str, tuple[Expr, Expr]]  # definition variable -> (lo, hi) over every executed point
     guards: list[Expr] = field(default_factory=list)
     loop_vars: dict[str, str] = field(default_factory=dict)  # schedule name -> IR loop name
+    assumptions: list[Expr] = field(default_factory=list)  # conditions under which shifted splits are valid
 
 
 def plan_stage(
@@ -49,9 +50,14 @@ def plan_stage(
     is_update: bool,
     is_output: bool,
     independent_rvars: frozenset[str] = frozenset(),
+    shifted: bool = True,
 ) -> StagePlan:
     """Loops of a stage. `variables` are (name, min, extent, rvar index or None), innermost first;
-    loop IR names are `prefix + name`. See the module docstring."""
+    loop IR names are `prefix + name`. See the module docstring.
+
+    With `shifted`, a shift_inwards split assumes its extent is at least its factor and records
+    that in `assumptions` (no guard in the loop); without it, such a split guards instead. The
+    caller runs the first version where the assumptions hold and the second elsewhere."""
     dims = [Dim(n, lo, ext, rvar=None if r is None else (r,)) for n, lo, ext, r in variables]
     value: dict[str, Expr] = {n: _loop(prefix, n) for n, *_ in variables}  # name -> current expression
     origin = {n: n for n, *_ in variables}  # loop name -> the variable it came from
@@ -59,6 +65,7 @@ def plan_stage(
     for n, lo, ext, _ in variables:
         ranges[n] = (lo, simplify(Sub(Add(lo, ext), c64(1))))
     guards: list[Expr] = []
+    assumptions: list[Expr] = []
 
     def find(name: str, what: str) -> int:
         for i, d in enumerate(dims):
@@ -100,11 +107,11 @@ def plan_stage(
         factor = c64(d.factor)
         count = simplify(Div(Add(old.extent, c64(d.factor - 1)), factor))
         outer_v, inner_v = _loop(prefix, d.outer), _loop(prefix, d.inner)
+        if tail == "shift_inwards" and not shifted:
+            tail = "guard_with_if"  # the version for extents smaller than the factor
         if tail == "shift_inwards":
-            # When the extent is smaller than the factor there is nothing to shift into: guard instead.
-            big = LE(factor, old.extent)
-            base = Max(Min(Mul(outer_v, factor), Sub(old.extent, factor)), c64(0))
-            guards.append(Or(big, LT(Add(base, inner_v), old.extent)))
+            assumptions.append(simplify(LE(factor, old.extent)))
+            base = Min(Mul(outer_v, factor), Sub(old.extent, factor))
         else:
             base = Mul(outer_v, factor)
             if tail == "guard_with_if":
@@ -183,13 +190,15 @@ def plan_stage(
             raise ScheduleError(f"{where}: unknown directive {d!r}")
     _check_rvar_order(where, dims)
     loops = [Dim(x.name, x.min, x.extent, x.kind, x.rvar) for x in reversed(dims)]
-    return StagePlan(
+    plan = StagePlan(
         loops,
         {n: simplify(value[n]) for n, *_ in variables},
         ranges,
         [simplify(g) for g in guards],
         {x.name: prefix + x.name for x in dims},
+        [a for a in assumptions if not (isinstance(a, Const) and a.value)],
     )
+    return plan
 
 
 def _rename(dims: list[Dim], origin: dict, old: str, new: str, value: dict, guards: list, prefix: str) -> None:
