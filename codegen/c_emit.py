@@ -140,7 +140,7 @@ class CEmitter:
             Var: lambda e: self.vars[e.name],
             RVar: lambda e: self.vars[e.name],
             Param: lambda e: self.vars["param " + e.name],
-            ImageDim: lambda e: f"((int32_t){self.vars[buffer_symbol(e.image.name, e.which, e.dim).name]})",
+            ImageDim: self._image_dim,
             Load: lambda e: f"{self.bufs[e.buffer]}[{self.expr(e.index)}]",
             Cast: self._cast,
             Div: lambda e: self._helper("div", e),
@@ -198,6 +198,11 @@ class CEmitter:
         if t.is_float:
             return f"{'fabsf' if t.bits == 32 else 'fabs'}({v})"
         return v if not t.is_signed else f"saline_abs_{type_suffix(t)}({v})"
+
+    def _image_dim(self, e: Expr) -> str:
+        assert self.lowering.names is not None
+        name = self.lowering.names.images[e.image.name]  # type: ignore[attr-defined]
+        return f"((int32_t){self.vars[buffer_symbol(name, e.which, e.dim).name]})"  # type: ignore[attr-defined]
 
     def _cast(self, e: Expr) -> str:
         to, src = e.dtype, e.value.dtype  # type: ignore[attr-defined]

@@ -129,10 +129,13 @@ class CompiledPipeline:
                 f"but the array covers [{info[4]}, {info[5]}]"
             )
         if rc in (WRITE_OUTSIDE_OUTPUT, READ_OUTSIDE_OUTPUT):
-            what = "an update writes" if rc == WRITE_OUTSIDE_OUTPUT else "another stage reads"
+            func = outputs[info[0]]
+            axis = func.ndim - 1 - info[1]
+            what = "written" if rc == WRITE_OUTSIDE_OUTPUT else "read"
+            stage = "a pure definition" if info[6] == 0 else f"update {info[6] - 1}"
             return ValueError(
-                f"an output buffer is too small: {what} dimension {info[1]} at [{info[2]}, {info[3]}] "
-                f"but the output covers [{info[4]}, {info[5]}] (outputs: {', '.join(f.name for f in outputs)})"
+                f"output {func.name!r} is too small: {stage} accesses it ({what}) at [{info[2]}, {info[3]}] on "
+                f"axis {axis}, but the array covers [{info[4]}, {info[5]}]; pass a larger shape or another origin"
             )
         if rc == INDEX_OVERFLOW:
             return ValueError(f"index arithmetic would overflow int32 for these sizes (range [{info[0]}, {info[1]}])")

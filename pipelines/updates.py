@@ -104,9 +104,10 @@ def kept_points(ctx: Any, func: Func, d: Definition, lo: Sequence[int], extents:
 
 def write_bounds(
     ctx: Any, func: Func, stage: int, d: Definition, lo: Sequence[int], hi: Sequence[int]
-) -> dict[int, tuple[int, int]]:
-    """For each non-pure dimension of the update's left side: the (min, max) coordinate it
-    writes over the kept RDom points; none when it writes nothing."""
+) -> dict[tuple[int, str], tuple[int, int]]:
+    """For each non-pure dimension of the update's left side, and "writes" or "reads": the
+    (min, max) coordinate it writes, or reads of its own Func, over the kept RDom points;
+    none when it does neither."""
     dims = [i for i, a in enumerate(d.args) if not isinstance(a, Var)]
     for i in dims:
         if reads(d.args[i], func):
@@ -123,7 +124,7 @@ def write_bounds(
     # What the update writes, and what it reads of its own Func, in its non-pure dimensions: the
     # Func's storage must hold both (the compiled code sizes it the same way). Neither can use a
     # pure Var there (the language forbids it), so the RDom points alone decide them.
-    exprs = [(i, d.args[i]) for i in dims]
+    exprs = [((i, "writes"), d.args[i]) for i in dims]
     for part in (d.value, *d.predicates):
         for n in walk(part):
             if isinstance(n, Call) and n.func is func:
@@ -133,13 +134,13 @@ def write_bounds(
                             f"{ctx.who}: {_label(func, stage)} reads {func.name!r} at a position computed "
                             f"from {func.name!r} itself ({n.args[i]}); its region cannot be bounded"
                         )
-                    exprs.append((i, n.args[i]))
+                    exprs.append(((i, "reads"), n.args[i]))
     coords = evaluate_many([e for _, e in exprs], Frame(ctx, {}, points))
-    out: dict[int, tuple[int, int]] = {}
-    for (i, _), c in zip(exprs, coords):
+    out: dict[tuple[int, str], tuple[int, int]] = {}
+    for (key, _), c in zip(exprs, coords):
         c = np.broadcast_to(c, (count,)) if np.ndim(c) == 0 else c
         a, b = int(np.min(c)), int(np.max(c))
-        out[i] = (min(a, out[i][0]), max(b, out[i][1])) if i in out else (a, b)
+        out[key] = (min(a, out[key][0]), max(b, out[key][1])) if key in out else (a, b)
     return out
 
 
@@ -153,14 +154,14 @@ def update_box(
     while grown:  # a grown box widens later pure ranges, which can change what predicates keep
         grown = False
         for stage, d in enumerate(func.updates):
-            for dim, (a, b) in write_bounds(ctx, func, stage, d, lo, hi).items():
+            for (dim, verb), (a, b) in write_bounds(ctx, func, stage, d, lo, hi).items():
                 if lo[dim] <= a and b <= hi[dim]:
                     continue
                 if strict:
                     raise ValueError(
-                        f"{ctx.who}: output {_label(func, stage)} writes dimension {dim} at coordinates "
+                        f"{ctx.who}: output {_label(func, stage)} {verb} dimension {dim} at coordinates "
                         f"[{a}, {b}], outside the output region [{lo[dim]}, {hi[dim]}]; the compiled code "
-                        "cannot write outside the output buffer, so pass a larger shape or origin"
+                        "cannot access memory outside the output buffer, so pass a larger shape or origin"
                     )
                 lo[dim], hi[dim] = min(lo[dim], a), max(hi[dim], b)
                 grown = True

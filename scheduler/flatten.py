@@ -78,11 +78,13 @@ def passed_layout(name: str, ndim: int, origin_is_region: bool, names: Names) ->
 
 
 class _Flatten(Mutator):
-    def __init__(self, layouts: dict[str, Layout], func_names: dict[Func, str]):
-        self.layouts, self.func_names = layouts, func_names
+    def __init__(self, layouts: dict[str, Layout], names: Names):
+        self.layouts, self.names = layouts, names
 
     def _buffer(self, target: object) -> str:
-        return self.func_names[target] if isinstance(target, Func) else target.name  # type: ignore[attr-defined]
+        if isinstance(target, Func):
+            return self.names.funcs[target]
+        return self.names.images[target.name]  # type: ignore[attr-defined]
 
     def visit_Call(self, e: Call) -> Expr:
         name = self._buffer(e.func)
@@ -94,6 +96,6 @@ class _Flatten(Mutator):
         return Store(s.func, self.layouts[s.func].offset(args), self.visit(s.value))
 
 
-def flatten_storage(stmt: Stmt, layouts: dict[str, Layout], func_names: dict[Func, str]) -> Stmt:
+def flatten_storage(stmt: Stmt, layouts: dict[str, Layout], names: Names) -> Stmt:
     """`stmt` with every Provide and Call replaced by flat Stores and Loads."""
-    return _Flatten(layouts, func_names).visit(stmt)
+    return _Flatten(layouts, names).visit(stmt)

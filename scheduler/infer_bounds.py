@@ -57,6 +57,7 @@ class Collector:
     """Walks stage loop nests, recording every access with loop variables as intervals."""
 
     func_names: dict[Func, str]
+    image_names: dict[str, str]
     ranges: dict[str, Interval] = field(default_factory=dict)
     accesses: list[Access] = field(default_factory=list)
     bounds: Bounds = field(default_factory=lambda: Bounds({}))
@@ -93,7 +94,7 @@ class Collector:
         for e in exprs:
             for n in walk(e):
                 if isinstance(n, Call):
-                    target = n.func.name if not isinstance(n.func, Func) else self.func_names[n.func]
+                    target = self.func_names[n.func] if isinstance(n.func, Func) else self.image_names[n.func.name]
                     ivs = [self.bounds.interval(a) for a in n.args]
                     self.accesses.append(Access(target, ivs, consumer, stage, False))
 
@@ -119,7 +120,7 @@ def infer_bounds(
     fixed: dict[Func, dict[int, tuple[int, int]]] | None = None,
 ) -> BoundsResult:
     """Regions of every computed Func (consumers first) and of every input; see module doc."""
-    col = Collector(func_names=names.funcs)
+    col = Collector(func_names=names.funcs, image_names=names.images)
     for f in order:
         for s, nest in enumerate(stages[f]):
             col.ranges.update(nest.ranges)
@@ -142,13 +143,12 @@ def infer_bounds(
                 lo = buffer_symbol(name, "min", d)
                 hi = simplify(Sub(Add(lo, buffer_symbol(name, "extent", d)), c64(1)))
                 lets += [(lo_sym.name, lo), (hi_sym.name, hi)]
-                for a in external:
-                    checks.append(_check(a.intervals[d], lo_sym, hi_sym, READ_OUTSIDE_OUTPUT, name, d, a))
+                index = outputs.index(f)
                 for a in by_target[name]:
-                    # every write and self-read of the output, in every dimension (pure ones are
-                    # within the buffer by construction; the check costs one comparison per call)
-                    if a.consumer == name:
-                        checks.append(_check(a.intervals[d], lo_sym, hi_sym, WRITE_OUTSIDE_OUTPUT, name, d, a))
+                    # every access of the output, in every dimension (pure writes are within the
+                    # buffer by construction; each check costs one comparison per call)
+                    code = WRITE_OUTSIDE_OUTPUT if a.write else READ_OUTSIDE_OUTPUT
+                    checks.append(_check(a.intervals[d], lo_sym, hi_sym, code, index, d, a))
                 if d in (fixed or {}).get(f, {}):
                     blo, bext = fixed[f][d]  # type: ignore[index]
                     same = And(EQ(lo_sym, c64(blo)), EQ(hi_sym, c64(blo + bext - 1)))
@@ -212,13 +212,15 @@ def _index(images: list[tuple[str, int]], image: str) -> int:
     return [n for n, _ in images].index(image)
 
 
-def _check(iv: Interval, lo: Expr, hi: Expr, code: int, name: str, d: int, a: Access) -> Check:
+def _check(iv: Interval, lo: Expr, hi: Expr, code: int, index: int, d: int, a: Access) -> Check:
+    """Accesses of output `index` in dimension d stay inside its buffer; the details name the
+    output, the dimension, the accessing Func and stage (by position in `consumers`)."""
     what = "written" if code == WRITE_OUTSIDE_OUTPUT else f"read by {a.consumer}"
     return Check(
         _inside(iv, lo, hi),
         code,
-        (c64(a.stage), c64(d), iv[0], iv[1], lo, hi),
-        f"output {name} {what} within its buffer in dimension {d}",
+        (c64(index), c64(d), iv[0], iv[1], lo, hi, c64(a.stage)),
+        f"output {index} {what} within its buffer in dimension {d}",
     )
 
 

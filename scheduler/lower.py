@@ -58,7 +58,8 @@ class Lowering:
 
     @property
     def inputs(self) -> list[BufferInfo]:
-        return [BufferInfo(i.name, i.dtype, i.ndim) for i in self.pipeline.images]
+        assert self.names is not None
+        return [BufferInfo(self.names.images[i.name], i.dtype, i.ndim) for i in self.pipeline.images]
 
     @property
     def outputs(self) -> list[BufferInfo]:
@@ -117,7 +118,7 @@ def bound_regions(state: Lowering) -> Lowering:
         state.stages,
         state.names,
         state.pipeline.outputs,
-        [(i.name, i.ndim) for i in state.pipeline.images],
+        [(state.names.images[i.name], i.ndim) for i in state.pipeline.images],
         _fixed_bounds(state),
     )
     state.lets, state.checks, state.image_regions = result.lets, result.checks, result.image_regions
@@ -224,10 +225,11 @@ def flatten(state: Lowering) -> Lowering:
                 state.lets += lets
                 allocations.append((name, f.dtype, extents))
     for image in state.pipeline.images:
-        state.layouts[image.name] = passed_layout(image.name, image.ndim, False, state.names)
+        ir_name = state.names.images[image.name]
+        state.layouts[ir_name] = passed_layout(ir_name, image.ndim, False, state.names)
     assert state.program is not None
     definition_vars = {k for nests in state.stages.values() for n in nests for k in n.ranges}
-    body = flatten_storage(inline_lets(state.program, definition_vars), state.layouts, state.names.funcs)
+    body = flatten_storage(inline_lets(state.program, definition_vars), state.layouts, state.names)
     for name, dtype, extents in reversed(allocations):
         body = Allocate(name, dtype, extents, body)
     state.body = body
@@ -249,7 +251,7 @@ def specialize_dense(state: Lowering) -> Lowering:
     stride in dimension 0 (the stride becomes the constant 1, so inner loops can use SIMD), and
     the general one for any other layout."""
     assert state.body is not None and state.names is not None
-    passed = [i.name for i in state.pipeline.images if i.ndim] + [
+    passed = [state.names.images[i.name] for i in state.pipeline.images if i.ndim] + [
         state.names.funcs[f] for f in state.pipeline.outputs if f.ndim
     ]
     if not passed:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pipelines.expr import And, Call, Cast, Expr, Var
-from pipelines.func import Definition, Func
+from pipelines.func import Definition, DefinitionError, Func
 from pipelines.mutator import Mutator, substitute, walk
 from pipelines.types import int32, int64
 from scheduler.bounds import to64
@@ -38,16 +38,21 @@ class Names:
 
 
 def unique_names(funcs: list[Func], image_names: list[str]) -> Names:
-    """IR names: Func names as given, with `#k` added where two Funcs or an image share one."""
-    taken: set[str] = set(image_names)
-    out: dict[Func, str] = {}
-    for f in funcs:
-        name, k = f.name, 1
+    """IR names of the buffers: user names with '.' replaced (IR symbols are built as
+    `<buffer>.<what>.<dim>`, so a buffer name must not contain a '.'), and `#k` added where
+    two Funcs or images would share one."""
+    taken: set[str] = set()
+
+    def fresh(user: str) -> str:
+        base = user.replace(".", "_")
+        name, k = base, 1
         while name in taken:
-            name, k = f"{f.name}#{k}", k + 1
+            name, k = f"{base}#{k}", k + 1
         taken.add(name)
-        out[f] = name
-    return Names(out, {n: n for n in image_names})
+        return name
+
+    images = {n: fresh(n) for n in image_names}
+    return Names({f: fresh(f.name) for f in funcs}, images)
 
 
 class _Inline(Mutator):
@@ -148,6 +153,9 @@ def build_stage_loops(
     for s, d in enumerate(definitions):
         where = f"Func {func_name!r} stage {s}" if s == 0 else f"Func {func_name!r} update({s - 1})"
         variables = []
+        clash = {rv.name for rv in d.rvars} & {a.name for a in d.args if isinstance(a, Var)}
+        if clash:
+            raise DefinitionError(f"{where}: a Var and an RVar are both named {sorted(clash)[0]!r}; rename one")
         for k, rv in enumerate(d.rvars):  # first RVar innermost, pure loops outside them
             variables.append((rv.name, to64(rv.min), to64(rv.extent), k))
         for i, a in enumerate(d.args):

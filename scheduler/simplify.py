@@ -100,6 +100,23 @@ def from_linear(terms: dict[Expr, int], constant: int, dtype: DType) -> Expr:
     return Add(out, Const(constant, dtype))
 
 
+def static_range(e: Expr) -> tuple[int, int] | None:
+    """Bounds of an int64 expression that hold whatever its variables are, when known: a
+    widened narrower integer lies within its type (which lets the simplifier drop checks that
+    the C compiler would otherwise warn are always true)."""
+    match e:
+        case Const(value=v):
+            return int(v), int(v)
+        case Cast(value=v) if v.dtype.is_int and v.dtype.bits < e.dtype.bits:
+            return int(v.dtype.min_value), int(v.dtype.max_value)
+        case Add(a=a, b=b) | Sub(a=a, b=b):
+            ra, rb = static_range(a), static_range(b)
+            if ra is None or rb is None:
+                return None
+            return (ra[0] + rb[0], ra[1] + rb[1]) if isinstance(e, Add) else (ra[0] - rb[1], ra[1] - rb[0])
+    return None
+
+
 def _difference(a: Expr, b: Expr) -> int | None:
     """`a - b` when it is a known constant (same terms), else None."""
     ta, ca = linear(a)
@@ -149,6 +166,14 @@ class Simplify(Mutator):
             return e  # ordering of wrapping types is not decided by the difference; equality is
         d = _difference(e.a, e.b)
         if d is None:
+            if e.a.dtype == int64 and isinstance(e, (LT, LE)):
+                ra, rb = static_range(e.a), static_range(e.b)
+                if ra is not None and rb is not None:
+                    strict = isinstance(e, LT)
+                    if (ra[1] < rb[0]) if strict else (ra[1] <= rb[0]):
+                        return Const(True, e.dtype)
+                    if (ra[0] >= rb[1]) if strict else (ra[0] > rb[1]):
+                        return Const(False, e.dtype)
             return e
         result = {LT: d < 0, LE: d <= 0, EQ: d == 0, NE: d != 0}[type(e)]
         return Const(result, e.dtype)
