@@ -4,6 +4,7 @@
     saline run FILTER INPUT -o OUTPUT [--param NAME=VALUE ...] [--threads N]
     saline filters                              the filters, their descriptions and params
     saline show FILTER [--c]                    the compiled loop nest (or the C source)
+    saline bench [--suite S] [--size WxH] ...   Saline beside its peers (`python -m bench --help`)
 
 User mistakes (unknown filter or param, bad --param syntax, unreadable input) print one line to
 stderr and exit with status 2; set SALINE_DEBUG=1 to get the traceback instead.
@@ -24,6 +25,7 @@ from typing import Any, NoReturn
 import numpy as np
 
 import saline
+from bench import harness as bench_harness
 from pipelines.expr import Param
 from pipelines.filters import FILTERS, Filter
 from saline.io import SAVE_EXTENSIONS, load_image, save_image
@@ -220,6 +222,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_bench(args: argparse.Namespace) -> int:
+    return bench_harness.main(args.args)
+
+
 # ---------------------------------------------------------------- parser
 
 
@@ -263,6 +269,13 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("filter", metavar="FILTER")
     show.add_argument("--c", action="store_true", help="print the generated C instead")
     show.set_defaults(handler=cmd_show)
+
+    # prefix_chars="+": every argument after `bench`, options included, goes to the harness as is
+    bench = sub.add_parser(
+        "bench", help="benchmarks beside the peers (python -m bench)", prefix_chars="+", add_help=False
+    )
+    bench.add_argument("args", nargs=argparse.REMAINDER, help="arguments of python -m bench")
+    bench.set_defaults(handler=cmd_bench)
     return parser
 
 

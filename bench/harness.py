@@ -1,0 +1,425 @@
+"""The benchmark harness: Saline's schedules beside its peers, timed side by side in one process.
+
+    python -m bench [--suite blur] [--size WxH ...] [--threads N] [--peers LIST] [--json FILE]
+    saline bench ...                                    (the same, through the command line)
+
+For each benchmark, size and system it builds the callable (timed as "setup": compiling,
+JIT, torch.compile), checks its output against the suite's reference, then runs it `--warmup`
+times and `--runs` (>= 7) times more, timing each run, all on the same input with the same
+thread count, and prints the median, min and max, their ratio to the best Saline variant and to
+the floor (bytes read and written once over the measured memory copy bandwidth, bench.floor:
+`floor copy` from 64 MiB arrays, `floor copy_image` from arrays of the input's size), and the
+share of the CPU that other processes took meanwhile (timings on a busy machine are disturbed).
+
+The process must start with steady malloc settings (../shared/ANCHORS.md: without them numpy,
+torch eager and compute_root schedules page-fault their image-sized temporaries in again on
+every call) and with the thread counts of OpenMP, Halide and Saline fixed; glibc and the thread
+pools read them only at start, so `main` re-executes `python -m bench` once with them set when
+they are missing (`--no-reexec` measures the process as it is).
+
+`--json FILE` writes {"machine": {...}, "notes": [...], "records": [...]}, one record per
+measured row: {"benchmark", "system", "variant", "threads", "size": [W, H], "median_ms",
+"min_ms", "max_ms", "runs", "correct"}. A peer that is not installed, or fails to build, is
+skipped with a note; a Saline variant that fails, or a wrong Saline result, makes the exit
+status 1 (after the other rows have run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench import blur, floor
+from bench.workload import Candidate, Skip, Workload
+
+SUITES = {"blur": blur}
+PEERS = ("numpy", "scipy", "opencv", "torch", "torch.compile", "halide")
+STEADY_MALLOC = {"MALLOC_MMAP_THRESHOLD_": "1000000000", "MALLOC_TRIM_THRESHOLD_": "10000000000"}
+REEXEC_MARK = "SALINE_BENCH_CHILD"
+MIN_RUNS = 7
+SETTLE_S = 0.05  # lets the previous system's spinning OpenMP / Halide workers go to sleep
+
+
+@dataclass
+class Record:
+    benchmark: str
+    system: str
+    variant: str
+    threads: int
+    size: list[int]
+    median_ms: float
+    min_ms: float
+    max_ms: float
+    runs: int
+    correct: bool
+
+
+@dataclass
+class Row:
+    record: Record
+    setup_s: float | None
+    cpu: tuple[float, float] = (0.0, 0.0)  # (wall s, CPU s of other processes) of the timed runs
+
+
+# ---------------------------------------------------------------- timing and threads
+
+
+def time_runs(fn: Callable[[], Any], runs: int, warmup: int) -> list[float]:
+    """Seconds of each of `runs` calls of `fn`, after `warmup` untimed calls, with the garbage
+    collector paused so that its pauses land in no run."""
+    for _ in range(warmup):
+        fn()
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        times = []
+        for _ in range(runs):
+            start = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - start)
+    finally:
+        if enabled:
+            gc.enable()
+    return times
+
+
+def thread_environment(threads: int) -> dict[str, str]:
+    """Variables that fix every library's thread count, read by the libraries at start."""
+    n = str(threads)
+    return {"OMP_NUM_THREADS": n, "SALINE_NUM_THREADS": n, "HL_NUM_THREADS": n, "MKL_NUM_THREADS": n}
+
+
+def apply_threads(threads: int) -> None:
+    """Set the thread variables in this process too (for libraries not loaded yet); torch and
+    OpenCV take theirs by call when their peers are set up."""
+    os.environ.update(thread_environment(threads))
+
+
+def needs_reexec(threads: int) -> bool:
+    if os.environ.get(REEXEC_MARK):
+        return False
+    wanted = {**STEADY_MALLOC, **thread_environment(threads)}
+    return any(os.environ.get(k) != v for k, v in wanted.items())
+
+
+def reexec(argv: Sequence[str], threads: int) -> None:
+    """Replace this process by `python -m bench argv` with steady malloc and thread variables."""
+    root = str(Path(__file__).resolve().parent.parent)
+    path = os.environ.get("PYTHONPATH")
+    env = dict(os.environ, **STEADY_MALLOC, **thread_environment(threads), **{REEXEC_MARK: "1"})
+    env["PYTHONPATH"] = root + (os.pathsep + path if path else "")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(sys.executable, [sys.executable, "-m", "bench", *argv], env)
+
+
+def default_threads() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def _cpu_sample() -> tuple[float, float, int, int]:
+    """(wall s, CPU s of this process and its finished children, busy and total jiffies of the
+    machine); jiffies are 0 where /proc/stat is missing."""
+    t = os.times()
+    try:
+        fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    except (OSError, ValueError):
+        fields = [0] * 8
+    idle = fields[3] + fields[4]
+    return time.perf_counter(), t.user + t.system + t.children_user + t.children_system, sum(fields) - idle, sum(fields)
+
+
+def cpu_use(start: tuple[float, float, int, int]) -> tuple[float, float]:
+    """(wall s, CPU s of other processes) since `start`, from 10 ms ticks: coarse below ~0.25 s."""
+    end = _cpu_sample()
+    busy = (end[2] - start[2]) / os.sysconf("SC_CLK_TCK")
+    return end[0] - start[0], max(0.0, busy - (end[1] - start[1]))
+
+
+def others_share(wall: float, others: float) -> float | None:
+    """The share of the machine's CPU time that other processes took: timings taken while it is
+    high are disturbed (on 2 cores, 0.5 is one core busy elsewhere)."""
+    if wall <= 0 or not Path("/proc/stat").exists():
+        return None
+    return min(1.0, others / (wall * (os.cpu_count() or 1)))
+
+
+# ---------------------------------------------------------------- the machine
+
+
+def machine(threads: int) -> dict[str, Any]:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    versions = {"python": platform.python_version()}
+    for dist in ("numpy", "scipy", "opencv-python-headless", "torch", "halide"):
+        try:
+            versions[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            pass
+    try:
+        versions["gcc"] = subprocess.run(["gcc", "-dumpfullversion"], capture_output=True, text=True).stdout.strip()
+    except OSError:
+        versions["gcc"] = "not found"
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "threads": threads,
+        "load_average": [round(v, 2) for v in os.getloadavg()] if hasattr(os, "getloadavg") else None,
+        "steady_malloc": all(os.environ.get(k) == v for k, v in STEADY_MALLOC.items()),
+        "versions": versions,
+    }
+
+
+# ---------------------------------------------------------------- measuring one workload
+
+
+def _correct(result: Any, workload: Workload) -> bool:
+    got = np.asarray(result)
+    ref = workload.reference
+    return got.shape == ref.shape and bool(np.allclose(got, ref, rtol=workload.rtol, atol=workload.atol))
+
+
+def measure(workload: Workload, c: Candidate, threads: int, runs: int, warmup: int) -> Row:
+    time.sleep(SETTLE_S)
+    start = time.perf_counter()
+    run = c.setup()
+    result = run()
+    setup_s = time.perf_counter() - start
+    correct = _correct(result, workload) and (c.check is None or bool(c.check()))
+    del result
+    start = _cpu_sample()
+    times = time_runs(run, runs, warmup)
+    cpu = cpu_use(start)
+    record = Record(
+        benchmark=workload.benchmark,
+        system=c.system,
+        variant=c.variant,
+        threads=threads,
+        size=list(workload.size),
+        median_ms=statistics.median(times) * 1e3,
+        min_ms=min(times) * 1e3,
+        max_ms=max(times) * 1e3,
+        runs=runs,
+        correct=correct,
+    )
+    return Row(record, setup_s, cpu)
+
+
+def floor_row(workload: Workload, bw: floor.Bandwidth, variant: str, threads: int) -> Row:
+    """A floor as a row: bytes moved over each copy run's bandwidth."""
+    ms = sorted(workload.bytes_moved / g * 1e-6 for g in bw.gbps)  # bytes / (GB/s) in ms
+    record = Record(
+        benchmark=workload.benchmark,
+        system="floor",
+        variant=variant,
+        threads=threads,
+        size=list(workload.size),
+        median_ms=statistics.median(ms),
+        min_ms=ms[0],
+        max_ms=ms[-1],
+        runs=len(ms),
+        correct=bw.correct,
+    )
+    return Row(record, None)
+
+
+def run_workload(
+    workload: Workload, bw: floor.Bandwidth, args: argparse.Namespace
+) -> tuple[list[Row], list[str], list[str]]:
+    """The rows of one workload, its notes, and its Saline failures."""
+    rows, notes, failures = [], list(workload.notes), []
+    for c in workload.candidates:
+        label = f"{c.system} {c.variant}"
+        try:
+            rows.append(measure(workload, c, args.threads, args.runs, args.warmup))
+        except Skip as why:
+            notes.append(f"{label}: skipped ({why})")
+            continue
+        except Exception as err:  # a peer's own failure is a note; Saline's is a failure
+            if c.system == "saline":
+                failures.append(f"{label}: FAILED: {type(err).__name__}: {err}")
+            else:
+                notes.append(f"{label}: skipped ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})")
+            continue
+        if c.note:
+            notes.append(f"{label}: {c.note}")
+        print(f"  measured {label}: {rows[-1].record.median_ms:.3f} ms", file=sys.stderr, flush=True)
+    rows.append(floor_row(workload, bw, "copy", args.threads))
+    w, h = workload.size
+    same = floor.copy_bandwidth(args.threads, (h, w), runs=args.runs, warmup=max(args.warmup, 1))
+    rows.append(floor_row(workload, same, "copy_image", args.threads))
+    notes.append(f"floor copy_image: {same.describe()}")
+    share = others_share(sum(r.cpu[0] for r in rows), sum(r.cpu[1] for r in rows))
+    if share is not None:
+        notes.append(f"other processes took {share:.0%} of the machine's CPU time during all the timed runs")
+    return rows, notes, failures
+
+
+# ---------------------------------------------------------------- reporting
+
+
+def best(rows: Sequence[Row], system: str, variant: str | None = None) -> Row | None:
+    found = [
+        r
+        for r in rows
+        if r.record.system == system and r.record.correct and (variant is None or r.record.variant == variant)
+    ]
+    return min(found, key=lambda r: r.record.median_ms, default=None)
+
+
+def table(workload: Workload, rows: Sequence[Row], threads: int, runs: int) -> str:
+    w, h = workload.size
+    top = best(rows, "saline")
+    fl = best(rows, "floor", "copy")
+    lines = [
+        f"{workload.benchmark} {w}x{h}, {threads} thread(s), {runs} runs; times in ms",
+        "(x saline, x floor: median over the best Saline median, over the 64 MiB-copy floor; "
+        "others%: CPU share of other processes during timed runs of 0.25 s or more)",
+        f"{'system':<14}{'variant':<16}{'median':>9}{'min':>9}{'max':>9}{'x saline':>10}{'x floor':>9}"
+        f"{'setup s':>9}{'others%':>9}  correct",
+    ]
+    for r in rows:
+        rec = r.record
+        vs_saline = f"{rec.median_ms / top.record.median_ms:.2f}" if top else "-"
+        vs_floor = f"{rec.median_ms / fl.record.median_ms:.2f}" if fl else "-"
+        setup = f"{r.setup_s:.2f}" if r.setup_s is not None else "-"
+        share = others_share(*r.cpu) if r.cpu[0] >= 0.25 else None
+        others = f"{share:.0%}" if share is not None else "-"
+        lines.append(
+            f"{rec.system:<14}{rec.variant:<16}{rec.median_ms:9.3f}{rec.min_ms:9.3f}{rec.max_ms:9.3f}"
+            f"{vs_saline:>10}{vs_floor:>9}{setup:>9}{others:>9}  {'yes' if rec.correct else 'NO'}"
+        )
+    if top:
+        lines.append(f"best saline: {top.record.variant} {top.record.median_ms:.3f} ms; its time over:")
+        halide = best(rows, "halide")
+        for label, other in (
+            ("halide manual", best(rows, "halide", "manual")),
+            (f"best halide ({halide.record.variant})" if halide else "best halide", halide),
+            ("torch.compile", best(rows, "torch.compile")),
+            ("floor (64 MiB copy)", fl),
+            ("floor (image-sized copy)", best(rows, "floor", "copy_image")),
+        ):
+            if other is not None:
+                ratio = top.record.median_ms / other.record.median_ms
+                lines.append(f"  {label:<28}{other.record.median_ms:9.3f} ms  {ratio:6.2f}x")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- command line
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected WxH, for example 2560x1536, got {text!r}") from None
+    if w < 3 or h < 3:
+        raise argparse.ArgumentTypeError(f"sizes must be at least 3x3, got {text!r}")
+    return w, h
+
+
+def _peers(text: str) -> tuple[str, ...]:
+    if text in ("all", ""):
+        return PEERS
+    if text == "none":
+        return ()
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    unknown = [n for n in names if n not in PEERS]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown peer(s) {', '.join(unknown)}; choose from {', '.join(PEERS)}")
+    return names
+
+
+def _positive(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return n
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--suite", action="append", choices=list(SUITES), help="benchmark suite (default: all)")
+    parser.add_argument(
+        "--size", action="append", type=_size, metavar="WxH", help="image size, repeatable (default: the suite's)"
+    )
+    parser.add_argument("--threads", type=_positive, default=default_threads(), help="threads for every system")
+    parser.add_argument(
+        "--peers", type=_peers, default=PEERS, help=f"comma list of {', '.join(PEERS)}, or all, or none (default: all)"
+    )
+    parser.add_argument("--variants", help="comma list of Saline variants to run (default: all)")
+    parser.add_argument("--runs", type=_positive, default=11, help=f"timed runs per row, at least {MIN_RUNS}")
+    parser.add_argument("--warmup", type=int, default=2, help="untimed runs before the timed ones (default: 2)")
+    parser.add_argument("--json", metavar="FILE", help="write the records as JSON")
+    parser.add_argument("--no-reexec", action="store_true", help="measure this process as it is (no steady malloc)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmarks named by `argv` (default: sys.argv[1:]); returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    if args.runs < MIN_RUNS:
+        print(f"bench: --runs must be at least {MIN_RUNS}, got {args.runs}", file=sys.stderr)
+        return 2
+    if not args.no_reexec and needs_reexec(args.threads):
+        reexec(argv, args.threads)
+    apply_threads(args.threads)
+    variants = tuple(v.strip() for v in args.variants.split(",")) if args.variants else None
+
+    bw = floor.copy_bandwidth(args.threads, runs=args.runs, warmup=max(args.warmup, 1))
+    print(f"memory copy bandwidth: {bw.describe()}", flush=True)
+    all_rows: list[Row] = []
+    all_notes = [f"floor: {bw.describe()}"]
+    status = 0
+    for name in args.suite or list(SUITES):
+        suite = SUITES[name]
+        for size in args.size or suite.SIZES:
+            try:
+                workload = suite.workload(size, args.threads, args.peers, variants)
+            except ValueError as err:
+                print(f"bench: error: {err}", file=sys.stderr)
+                return 2
+            rows, notes, failures = run_workload(workload, bw, args)
+            notes += failures
+            print()
+            print(table(workload, rows, args.threads, args.runs))
+            for note in notes:
+                print(f"  note: {note}")
+            print(flush=True)
+            status |= bool(failures) or any(r.record.system == "saline" and not r.record.correct for r in rows)
+            all_rows += rows
+            all_notes += [f"{name} {size[0]}x{size[1]}: {n}" for n in notes]
+    info = machine(args.threads)
+    print(
+        f"machine: {info['cpu']}, {info['cores']} cores, load average {info['load_average']}, "
+        f"steady malloc: {info['steady_malloc']}, {info['versions']}"
+    )
+    if args.json:
+        data = {"machine": info, "notes": all_notes, "records": [asdict(r.record) for r in all_rows]}
+        Path(args.json).write_text(json.dumps(data, indent=1) + "\n")
+        print(f"wrote {len(all_rows)} records to {args.json}")
+    return int(status)
