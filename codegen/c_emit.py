@@ -262,7 +262,7 @@ class CEmitter:
     @staticmethod
     def _pragma(kind: str, extent: Expr, pad: str) -> list[str]:
         if kind == "parallel":
-            return [f"{pad}#pragma omp parallel for num_threads(threads) schedule(static)"]
+            return [f"{pad}#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)"]
         if kind == "vectorized":
             return [f"{pad}#pragma omp simd"]
         if kind == "unrolled" and isinstance(extent, Const) and 0 < int(extent.value) <= 64:

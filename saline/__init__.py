@@ -1,7 +1,7 @@
 """Saline: Halide-style image pipelines for Python, compiled to multicore C.
 
 The public API in one namespace: the pipeline language (everything in `pipelines.__all__`),
-the reference interpreter, the compiler, image input/output and the standard filters.
+the reference interpreter, schedules, the compiler, image input/output and the standard filters.
 
     import saline as sl
     x, y, c = sl.Var("x"), sl.Var("y"), sl.Var("c")
@@ -18,6 +18,7 @@ from pipelines import *  # noqa: F403 - the language is re-exported whole
 from pipelines import filters
 from pipelines.interpret import interpret
 from saline.io import load_image, save_image
+from scheduler.schedule import Schedule, ScheduleError
 
 __all__ = [
     *_pipelines.__all__,
@@ -27,4 +28,6 @@ __all__ = [
     "interpret",
     "load_image",
     "save_image",
+    "Schedule",
+    "ScheduleError",
 ]
