@@ -21,6 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
+from codegen.compile import compile
+from pipelines.interpret import interpret
+
 REPO = Path(__file__).resolve().parent.parent
 
 BLUR = """
@@ -78,9 +81,6 @@ def main(argv: list[str] | None = None) -> int:
 
     namespace: dict = {}
     exec(BLUR, namespace)
-    from codegen.compile import compile
-    from pipelines.interpret import interpret
-
     pipeline = namespace["pipeline"]
     compiled = compile(pipeline)
     a = np.random.default_rng(0).random((height, width), dtype=np.float32)
