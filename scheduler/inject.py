@@ -17,9 +17,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pipelines.expr import Add, Call, Cast, Const, Expr, Max, Min, Sub, Var
+from pipelines.expr import LE, Add, Call, Cast, Const, Expr, Max, Min, Select, Sub, Var
 from pipelines.func import Func
-from pipelines.mutator import map_children, walk
+from pipelines.mutator import Mutator, map_children, substitute, walk
 from pipelines.types import int64
 from scheduler.bounds import Bounds, Interval, c64, union
 from scheduler.loopir import Allocate, Block, For, IfThenElse, LetStmt, Provide, Stmt, block
@@ -185,7 +185,8 @@ def inject(
         lets, extents = local_region(f, fname, f.ndim, loop.body, ranges, region_vars, global_vars)
         if store_loop is None:
             return _let(lets, Allocate(fname, f.dtype, tuple(extents), block(*nests, loop.body)))
-        return _let([x for x in lets if x[0] in region_names], block(*nests, loop.body))
+        region_lets = slide([x for x in lets if x[0] in region_names], loop, region_vars)
+        return _let(region_lets, block(*nests, loop.body))
 
     program = transform_loops(program, loop_name, compute_here)
     if store_loop is None or store_loop == ROOT:
@@ -199,6 +200,53 @@ def inject(
 
 
 ROOT = "<root>"
+
+
+def slide(lets: list[tuple[str, Expr]], loop: For, region_vars: list[tuple[Var, Var]]) -> list[tuple[str, Expr]]:
+    """Sliding window: when a Func is stored outside the serial loop it is computed in, and its
+    region moves forward by whole steps in one dimension only (a stencil over rows), each
+    iteration after the first computes only the part the previous ones did not: the new min is
+    one past the previous iteration's max. The values at the points skipped were computed
+    earlier into the same storage, so the result does not change, only the work."""
+    if loop.kind != "serial":
+        return lets
+    var = Var(loop.name, int64)
+    values = dict(lets)
+    moving = [
+        d
+        for d, (lo, hi) in enumerate(region_vars)
+        if any(n == var for n in walk(values[lo.name])) or any(n == var for n in walk(values[hi.name]))
+    ]
+    if len(moving) != 1:
+        return lets
+    lo_sym, hi_sym = region_vars[moving[0]]
+    lo, hi = _unclipped(values[lo_sym.name]), _unclipped(values[hi_sym.name])
+    prev = {var: Sub(var, c64(1))}
+    step_hi = simplify(Sub(hi, substitute(hi, prev)))
+    step_lo = simplify(Sub(lo, substitute(lo, prev)))
+    gap = simplify(Sub(lo, Add(substitute(hi, prev), c64(1))))
+    if not all(isinstance(e, Const) for e in (step_hi, step_lo, gap)):
+        return lets
+    if step_hi.value < 0 or step_lo.value < 0 or gap.value > 0:  # type: ignore[attr-defined]
+        return lets
+    prev_hi = substitute(values[hi_sym.name], prev)
+    first = LE(var, loop.min)
+    new_lo = simplify(Select(first, values[lo_sym.name], Max(values[lo_sym.name], Add(prev_hi, c64(1)))))
+    return [(n, new_lo if n == lo_sym.name else v) for n, v in lets]
+
+
+class _Unclip(Mutator):
+    def visit_Max(self, e: Max) -> Expr:
+        return self.visit(e.a) if isinstance(e.b, Var) else self.generic(e)
+
+    def visit_Min(self, e: Min) -> Expr:
+        return self.visit(e.a) if isinstance(e.b, Var) else self.generic(e)
+
+
+def _unclipped(e: Expr) -> Expr:
+    """The region expression without clipping to other regions (a min or max with a symbol),
+    to judge how it moves from one iteration to the next."""
+    return simplify(_Unclip().visit(e))
 
 
 def _let(lets: list[tuple[str, Expr]], body: Stmt) -> Stmt:
