@@ -260,10 +260,10 @@ class CEmitter:
         ]
 
     @staticmethod
-    def _pragma(kind: str, extent: Expr, pad: str) -> list[str]:
+    def _pragma(kind: str, extent: Expr, pad: str, innermost: bool) -> list[str]:
         if kind == "parallel":
             return [f"{pad}#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)"]
-        if kind == "vectorized":
+        if kind == "vectorized" and innermost:  # a SIMD loop around other loops stays a plain loop
             return [f"{pad}#pragma omp simd"]
         if kind == "unrolled" and isinstance(extent, Const) and 0 < int(extent.value) <= 64:
             return [f"{pad}#pragma GCC unroll {int(extent.value)}"]
@@ -285,7 +285,7 @@ class CEmitter:
                 return [
                     f"{pad}{{",
                     f"{pad}    const int64_t {i}_lo = {self.expr(lo)}, {i}_hi = {i}_lo + {self.expr(ext)};",
-                    *self._pragma(kind, ext, pad + "    "),
+                    *self._pragma(kind, ext, pad + "    ", innermost=not any(isinstance(n, For) for n in walk(b))),
                     f"{pad}    for (int64_t {i} = {i}_lo; {i} < {i}_hi; {i}++) {{",
                     f"{pad}        const int64_t SALINE_UNUSED {self.vars[n]} = {i};",
                     *inner,

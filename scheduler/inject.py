@@ -107,6 +107,7 @@ def local_region(
     ranges: dict[str, Interval],
     region_vars: list[tuple[Var, Var]],
     global_vars: list[tuple[Var, Var]],
+    whole_dims: frozenset[int] = frozenset(),
 ) -> tuple[list[tuple[str, Expr]], list[Expr]]:
     """Lets defining f's region inside the loop body (clipped to root) and the storage extents."""
     reads, loose = LocalReads(f, ranges), LocalReads(f, ranges, clip=False)
@@ -115,6 +116,18 @@ def local_region(
     lets: list[tuple[str, Expr]] = []
     extents: list[Expr] = []
     for d in range(ndim):
+        if d in whole_dims:
+            # The Func's own updates write or read this dimension at places no consumer names
+            # (a histogram's bins): it keeps its whole root region here.
+            (lo_sym, hi_sym), (glo, ghi) = region_vars[d], global_vars[d]
+            extent = Var(f"{fname}.extent.{d}", int64)
+            lets += [
+                (lo_sym.name, glo),
+                (hi_sym.name, ghi),
+                (extent.name, simplify(Max(Add(Sub(ghi, glo), c64(1)), c64(0)))),
+            ]
+            extents.append(extent)
+            continue
         region, bigger = _union(r[d] for r in reads.found), _union(r[d] for r in loose.found)
         unclipped = simplify(Add(Sub(bigger[1], bigger[0]), c64(1)))
         (lo_sym, hi_sym), (glo, ghi) = region_vars[d], global_vars[d]
@@ -155,6 +168,7 @@ def inject(
     region_vars: list[tuple[Var, Var]],
     global_vars: list[tuple[Var, Var]],
     store_loop: str | None = None,
+    whole_dims: frozenset[int] = frozenset(),
 ) -> Stmt:
     """`program` with f computed at the top of the body of loop `loop_name`; its storage there,
     or at the top of loop `store_loop` (which must enclose it), or at root when store_loop is ROOT."""
@@ -182,7 +196,7 @@ def inject(
     region_names = {v.name for pair in region_vars for v in pair}
 
     def compute_here(loop: For) -> Stmt:
-        lets, extents = local_region(f, fname, f.ndim, loop.body, ranges, region_vars, global_vars)
+        lets, extents = local_region(f, fname, f.ndim, loop.body, ranges, region_vars, global_vars, whole_dims)
         if store_loop is None:
             return _let(lets, Allocate(fname, f.dtype, tuple(extents), block(*nests, loop.body)))
         region_lets = slide([x for x in lets if x[0] in region_names], loop, region_vars)
@@ -193,7 +207,9 @@ def inject(
         return program
 
     def store_here(outer: For) -> Stmt:
-        slets, sextents = local_region(f, fname, f.ndim, outer.body, ranges, storage_vars(fname, f.ndim), global_vars)
+        slets, sextents = local_region(
+            f, fname, f.ndim, outer.body, ranges, storage_vars(fname, f.ndim), global_vars, whole_dims
+        )
         return _let(slets, Allocate(fname, f.dtype, tuple(sextents), outer.body))
 
     return transform_loops(program, store_loop, store_here)

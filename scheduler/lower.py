@@ -189,6 +189,7 @@ def inject_compute_at(state: Lowering) -> Lowering:
             region_vars,
             global_vars,
             store_loop,
+            frozenset(i for d in state.definitions[f][1:] for i, a in enumerate(d.args) if not isinstance(a, Var)),
         )
     state.program = program
     return state

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -128,6 +129,9 @@ class StoreRoot:
 
 Placement = ComputeRoot | ComputeInline | ComputeAt
 Storage = StoreAt | StoreRoot
+PLACEMENTS = (ComputeRoot, ComputeInline, ComputeAt)
+STORAGES = (StoreAt, StoreRoot)
+LOOP_DIRECTIVES = (Split, Fuse, Reorder, Vectorize, Unroll, Parallel, Bound)
 
 DIRECTIVES: dict[str, type] = {
     cls.__name__: cls
@@ -333,16 +337,16 @@ class Schedule:
                 raise ScheduleError(f"schedule JSON: entry of Func {name!r} must be an object")
             fs = FuncSchedule()
             if "compute" in entry:
-                fs.compute = _decode(entry["compute"], name)  # type: ignore[assignment]
+                fs.compute = _decode(entry["compute"], name, PLACEMENTS)
             if "store" in entry:
-                fs.store = _decode(entry["store"], name)  # type: ignore[assignment]
+                fs.store = _decode(entry["store"], name, STORAGES)
             stages = entry.get("stages", {})
             if not isinstance(stages, dict):
                 raise ScheduleError(f"schedule JSON: stages of Func {name!r} must be an object")
             for k, directives in stages.items():
                 if not (isinstance(k, str) and k.isdigit()) or not isinstance(directives, list):
                     raise ScheduleError(f"schedule JSON: Func {name!r} stage {k!r} must map a number to a list")
-                fs.stages[int(k)] = [_decode(d, name) for d in directives]  # type: ignore[misc]
+                fs.stages[int(k)] = [_decode(d, name, LOOP_DIRECTIVES) for d in directives]
             s.funcs[name] = fs
         return s
 
@@ -361,9 +365,13 @@ def _encode(d: Any) -> dict[str, Any]:
     return out
 
 
-def _decode(raw: Any, func: str) -> Any:
-    if not isinstance(raw, dict) or raw.get("kind") not in DIRECTIVES:
+def _decode(raw: Any, func: str, allowed: tuple[type, ...] | None = None) -> Any:
+    kind = raw.get("kind") if isinstance(raw, dict) else None
+    if not isinstance(kind, str) or kind not in DIRECTIVES:
         raise ScheduleError(f"schedule JSON: Func {func!r}: unknown directive {raw!r}")
+    if allowed is not None and not issubclass(DIRECTIVES[kind], allowed):
+        names = ", ".join(c.__name__ for c in allowed)
+        raise ScheduleError(f"schedule JSON: Func {func!r}: {kind} does not belong here (expected {names})")
     cls = DIRECTIVES[raw["kind"]]
     kwargs = {k: v for k, v in raw.items() if k != "kind"}
     names = {f.name for f in dataclasses.fields(cls)}
@@ -380,9 +388,13 @@ def _decode(raw: Any, func: str) -> Any:
 
 
 def _check_fields(d: Any, func: str) -> None:
-    """Types of decoded fields, so a malformed file fails here with a clear message."""
+    """Types of a directive's fields, so a malformed file or a record built by hand fails with a
+    clear message rather than in lowering (a Split's factor is required; Vectorize's and
+    Unroll's may be None)."""
     for f in dataclasses.fields(d):
         v = getattr(d, f.name)
+        if f.name == "factor" and isinstance(d, Split) and v is None:
+            raise ScheduleError(f"s[{func!r}].{directive_text(d)}: Split.factor must be a positive int, got None")
         ok = {
             "var": isinstance(v, str),
             "outer": isinstance(v, str),
@@ -397,7 +409,7 @@ def _check_fields(d: Any, func: str) -> None:
             "vars": isinstance(v, tuple) and all(isinstance(n, str) for n in v),
         }.get(f.name, True)
         if not ok:
-            raise ScheduleError(f"schedule JSON: Func {func!r}: {type(d).__name__}.{f.name} has a bad value {v!r}")
+            raise ScheduleError(f"s[{func!r}].{directive_text(d)}: {type(d).__name__}.{f.name} has a bad value {v!r}")
 
 
 def resolve_placement(pipeline: Pipeline, schedule: Schedule | None) -> frozenset[Func]:
@@ -406,15 +418,19 @@ def resolve_placement(pipeline: Pipeline, schedule: Schedule | None) -> frozense
     for f in pipeline.funcs:
         by_name.setdefault(f.name, []).append(f)
     entries = schedule.funcs if schedule is not None else {}
-    for name in entries:
+    for name, entry in entries.items():
         if name not in by_name:
             known = ", ".join(sorted(by_name))
-            raise ScheduleError(f"schedule names Func {name!r}, which is not in the pipeline (it has {known})")
+            raise ScheduleError(
+                f"s[{name!r}].{_first_directive(entry)}: no Func {name!r} in the pipeline (it has {known})"
+            )
         if len(by_name[name]) > 1:
             raise ScheduleError(f"schedule names Func {name!r}, but several Funcs of the pipeline have that name")
     roots = set()
     for f in pipeline.funcs:
         entry = entries.get(f.name)
+        if entry is not None:
+            _check_entry(f, entry)
         compute = entry.compute if entry is not None else None
         if f in pipeline.outputs or f.has_updates():
             if isinstance(compute, ComputeInline):
@@ -423,4 +439,47 @@ def resolve_placement(pipeline: Pipeline, schedule: Schedule | None) -> frozense
             roots.add(f)
         elif isinstance(compute, (ComputeRoot, ComputeAt)):
             roots.add(f)
+    for f in pipeline.funcs:
+        entry = entries.get(f.name)
+        if entry is not None and f not in roots and (entry.stages or entry.store is not None):
+            what = _first_directive(entry)
+            raise ScheduleError(
+                f"s[{f.name!r}].{what}: {f.name!r} is inlined, so it has no loops or storage of its own; "
+                "compute it at root or at a loop of its consumer first"
+            )
     return frozenset(roots)
+
+
+def directive_text(d: Any) -> str:
+    """A directive as the fluent call that makes it: `split('x', 'xo', 'xi', 8, 'auto')`."""
+    name = re.sub(r"(?<!^)(?=[A-Z])", "_", type(d).__name__).lower()
+    values = [getattr(d, f.name) for f in dataclasses.fields(d)]
+    return f"{name}({', '.join(repr(v) for v in values)})"
+
+
+def _first_directive(entry: FuncSchedule) -> str:
+    """The first directive of an entry, for messages."""
+    for d in (entry.compute, entry.store, *(x for v in entry.stages.values() for x in v)):
+        if d is not None:
+            return directive_text(d)
+    return "(empty)"
+
+
+def _check_entry(f: Func, entry: FuncSchedule) -> None:
+    """Directives that are well formed on their own but do not fit this Func."""
+    if entry.compute is not None and not isinstance(entry.compute, PLACEMENTS):
+        raise ScheduleError(f"s[{f.name!r}]: {type(entry.compute).__name__} is not a compute placement")
+    if entry.store is not None and not isinstance(entry.store, STORAGES):
+        raise ScheduleError(f"s[{f.name!r}]: {type(entry.store).__name__} is not a storage placement")
+    if entry.store is not None and not isinstance(entry.compute, ComputeAt):
+        raise ScheduleError(
+            f"s[{f.name!r}].{directive_text(entry.store)}: storage can be placed only for a Func "
+            "computed at a loop (compute_at)"
+        )
+    for stage, directives in entry.stages.items():
+        if stage >= len(f.definitions):
+            raise ScheduleError(f"s[{f.name!r}].update({stage - 1}): {f.name!r} has {len(f.definitions) - 1} update(s)")
+        for d in directives:
+            if not isinstance(d, LOOP_DIRECTIVES):
+                raise ScheduleError(f"s[{f.name!r}]: {d!r} is not a loop directive")
+            _check_fields(d, f.name)

@@ -17,7 +17,17 @@ from pipelines.expr import LE, LT, Add, Const, Div, Expr, Min, Mod, Mul, Sub, Va
 from pipelines.mutator import substitute
 from pipelines.types import int64
 from scheduler.bounds import c64
-from scheduler.schedule import Bound, Fuse, Parallel, Reorder, ScheduleError, Split, Unroll, Vectorize
+from scheduler.schedule import (
+    Bound,
+    Fuse,
+    Parallel,
+    Reorder,
+    ScheduleError,
+    Split,
+    Unroll,
+    Vectorize,
+    directive_text,
+)
 from scheduler.simplify import simplify
 
 
@@ -104,6 +114,10 @@ def plan_stage(
             )
         if tail == "round_up" and old.rvar is not None and not divides:
             raise ScheduleError(f"{where}.{what}: round_up would add reduction points; use guard_with_if")
+        if tail == "round_up" and not divides:
+            # Storage is sized from what consumers read, so the extra points of a rounded-up
+            # loop would land outside it: guard them instead (the same values, no overrun).
+            tail = "guard_with_if"
         factor = c64(d.factor)
         count = simplify(Div(Add(old.extent, c64(d.factor - 1)), factor))
         outer_v, inner_v = _loop(prefix, d.outer), _loop(prefix, d.inner)
@@ -117,9 +131,6 @@ def plan_stage(
             if tail == "guard_with_if":
                 guards.append(LT(Add(base, inner_v), old.extent))
         substitute_var(old.name, simplify(Add(Add(old.min, base), inner_v)))
-        if tail == "round_up" and origin[old.name] == old.name:
-            lo, _ = ranges[old.name]
-            ranges[old.name] = (lo, simplify(Sub(Add(lo, Mul(count, factor)), c64(1))))
         key = old.rvar
         outer = Dim(d.outer, c64(0), count, rvar=None if key is None else key + (0,))
         inner = Dim(d.inner, c64(0), factor, rvar=None if key is None else key + (1,))
@@ -188,7 +199,7 @@ def plan_stage(
             find(d.var, what)  # the region itself is set by bounds inference
         else:
             raise ScheduleError(f"{where}: unknown directive {d!r}")
-    _check_rvar_order(where, dims)
+        _check_rvar_order(f"{where}.{directive_text(d)}", dims)
     loops = [Dim(x.name, x.min, x.extent, x.kind, x.rvar) for x in reversed(dims)]
     plan = StagePlan(
         loops,
