@@ -256,7 +256,7 @@ def test_expr_in_python_if_raises_type_error():
 def test_schedule_naming_unknown_func_is_refused():
     s = Schedule()
     s["no_such_func"].compute_root()
-    with pytest.raises(ScheduleError, match=r"schedule names Func 'no_such_func', which is not in the pipeline"):
+    with pytest.raises(ScheduleError, match=r"no Func 'no_such_func' in the pipeline"):
         compiled(stencil(), s)
 
 
