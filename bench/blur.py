@@ -89,8 +89,7 @@ def _inline(b: SalineBlur) -> Schedule:
 
 
 def _vec(b: SalineBlur) -> Schedule:
-    """blur_x inlined, vectorized, serial: on a machine whose other core is busy, no thread
-    waits for a descheduled partner (Saline's parallel loops are statically partitioned)."""
+    """blur_x inlined, vectorized, serial: the one-thread reference for the parallel variants."""
     s = Schedule()
     s[b.blur_y].vectorize(b.x, 8)
     return s
@@ -106,6 +105,7 @@ SCHEDULES: dict[str, Callable[[SalineBlur], Schedule | None]] = {
     "strip32": _strips(32),
     "strip8": _strips(8),
     "sliding32": _strips(32, sliding=True),
+    "sliding16": _strips(16, sliding=True),
     "inline": _inline,
     "vec": _vec,
 }
