@@ -40,7 +40,11 @@ class LocalReads:
     def visit(self, s: Stmt) -> None:
         match s:
             case For(name=n, min=lo, extent=ext, body=b):
-                self.bounds.scope[n] = (lo, simplify(Sub(Add(lo, ext), c64(1))))
+                # Resolved through the scope: the bounds may use symbols bound inside the loop
+                # body being analysed, which do not exist where the region lets will go.
+                first = self.bounds.interval(lo)[0]
+                last = self.bounds.interval(simplify(Sub(Add(lo, ext), c64(1))))[1]
+                self.bounds.scope[n] = (first, last)
                 self.visit(b)
             case LetStmt(name=n, value=v, body=b):
                 self.bounds.scope[n] = self._let_interval(n, v)
@@ -68,8 +72,11 @@ class LocalReads:
         lo, hi = self.bounds.interval(inner)
         if not self.clip:
             return lo, hi
+        # The range is written with region symbols that may be bound inside the loop body
+        # (a producer injected further in): use their intervals, not the symbols themselves,
+        # so that nothing here refers to a name that is not bound where these lets go.
         rlo, rhi = self.ranges[name]
-        return simplify(Max(lo, rlo)), simplify(Min(hi, rhi))
+        return simplify(Max(lo, self.bounds.interval(rlo)[0])), simplify(Min(hi, self.bounds.interval(rhi)[1]))
 
     def _exprs(self, exprs: tuple[Expr, ...]) -> None:
         for e in exprs:

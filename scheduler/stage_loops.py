@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from pipelines.expr import LE, LT, Add, Const, Div, Expr, Min, Mod, Mul, Sub, Var
+from pipelines.expr import LE, LT, Add, Const, Div, Expr, Max, Min, Mod, Mul, Sub, Var
 from pipelines.mutator import substitute
 from pipelines.types import int64
 from scheduler.bounds import c64
@@ -147,7 +147,9 @@ def plan_stage(
         fused_v = _loop(prefix, d.fused)
         substitute_var(inner.name, simplify(Add(inner.min, Mod(fused_v, inner.extent))))
         substitute_var(outer.name, simplify(Add(outer.min, Div(fused_v, inner.extent))))
-        dims[i : j + 1] = [Dim(d.fused, c64(0), simplify(Mul(inner.extent, outer.extent)), rvar=outer.rvar)]
+        dims[i : j + 1] = [
+            Dim(d.fused, c64(0), simplify(Mul(Max(inner.extent, c64(0)), Max(outer.extent, c64(0)))), rvar=outer.rvar)
+        ]
         origin[d.fused] = origin.pop(outer.name)
         origin.pop(inner.name)
 
