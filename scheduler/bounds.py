@@ -114,6 +114,9 @@ class Bounds:
             case Mul(a=a, b=b):
                 return self._mul(e, a, b)
             case Div(a=a, b=b):
+                if isinstance(b, Const) and int(b.value) == -1:  # -a: the type's minimum wraps
+                    alo, ahi = self._interval(a)
+                    return self._oblige(Sub(c64(0), ahi), Sub(c64(0), alo), e.dtype, (alo, ahi))
                 return self._div(a, b)
             case Mod(a=a, b=b):
                 if isinstance(b, Const):

@@ -471,7 +471,11 @@ def _check_entry(f: Func, entry: FuncSchedule) -> None:
         raise ScheduleError(f"s[{f.name!r}]: {type(entry.compute).__name__} is not a compute placement")
     if entry.store is not None and not isinstance(entry.store, STORAGES):
         raise ScheduleError(f"s[{f.name!r}]: {type(entry.store).__name__} is not a storage placement")
-    if entry.store is not None and not isinstance(entry.compute, ComputeAt):
+    if (
+        entry.store is not None
+        and not isinstance(entry.compute, ComputeAt)
+        and not (isinstance(entry.store, StoreRoot) and isinstance(entry.compute, ComputeRoot))
+    ):  # store_root of a Func computed at root says nothing new
         raise ScheduleError(
             f"s[{f.name!r}].{directive_text(entry.store)}: storage can be placed only for a Func "
             "computed at a loop (compute_at)"

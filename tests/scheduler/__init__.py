@@ -1,0 +1,1 @@
+"""Tests of the scheduler: schedules, legality, bounds and lowering."""
