@@ -7,14 +7,16 @@ a directive that is legal in that model:
 
 - placement: inline only pure non-output Funcs; compute_at(C, v) only where loop v of C's pure
   stage encloses every use of the Func (uses by C's stage 0, or by Funcs computed inside that
-  loop, directly or through other computed Funcs); store_at only at a loop of the same
+  loop, directly or through other computed Funcs), and at most one Func at or inside the fused
+  loops of a consumer (see `compute_at_options`); store_at only at a loop of the same
   consumer outside-or-equal the compute loop with no parallel loop between them (shared
-  storage would race); store_root only when no parallel loop encloses the compute level;
+  storage would race); store_root only where no parallel loop encloses the compute level;
 - split tails: shift_inwards only on pure loops of pure definitions; round_up only on pure
   loops of intermediates, or where the factor divides a constant extent;
 - reorder and tile keep the loops of one RDom in their order (first RVar innermost);
 - fuse only two adjacent loops, both pure or both from RVars;
-- parallel and vectorize only on pure loops and RVars listed as independent (`Case.free_rvars`);
+- parallel and vectorize only on pure loops and RVars listed as independent (`Case.free_rvars`),
+  and parallel only in Funcs not drawn for compute_at;
 - bound only on outputs, at their call extents.
 """
 
@@ -41,7 +43,9 @@ SPLIT_FACTORS = (1, 2, 3, 4, 5, 8, 16, 64)
 VECTOR_WIDTHS = (2, 4, 8, 16)
 UNROLL_FACTORS = (2, 3, 4)
 MAX_FULL_UNROLL = 8
-MAX_LOOP_DIRECTIVES = 2  # of each sort per stage: more nest the index expressions deeply, and compiles slow down
+# How many loop directives of each sort (structural, then marks) a stage gets, by weight: more
+# nest the index expressions deeply, and the C grows to hundreds of kB that gcc takes seconds on.
+DIRECTIVE_COUNTS = (0, 0, 1, 1, 1, 2)
 
 
 class Chooser(Protocol):
@@ -104,7 +108,7 @@ class StageModel:
     update: bool
     output: bool
     loops: list[Loop]
-    fused: int = 0
+    fuses: int = 0  # fuse directives so far (to name the fused loops)
 
     def find(self, name: str) -> int:
         return next(k for k, loop in enumerate(self.loops) if loop.name == name)
@@ -152,8 +156,8 @@ def stage_model(func: Func, stage: int, case: Case, output: bool) -> StageModel:
 class StageDrawer:
     """Adds random legal loop directives to one stage, keeping its model in step."""
 
-    def __init__(self, ch: Chooser, handle: StageSchedule, model: StageModel):
-        self.ch, self.handle, self.model = ch, handle, model
+    def __init__(self, ch: Chooser, handle: StageSchedule, model: StageModel, parallel: bool = True):
+        self.ch, self.handle, self.model, self.may_parallel = ch, handle, model, parallel
 
     def tails(self, loop: Loop, factor: int) -> list[str]:
         out = ["auto", "guard_with_if"]
@@ -164,10 +168,10 @@ class StageDrawer:
         return out
 
     def draw(self) -> None:
-        for _ in range(self.ch.integer(0, MAX_LOOP_DIRECTIVES)):
+        for _ in range(self.ch.choice(DIRECTIVE_COUNTS)):
             kind = self.ch.choice(("split", "split", "tile", "reorder", "fuse"))
             getattr(self, kind)()
-        for _ in range(self.ch.integer(0, MAX_LOOP_DIRECTIVES)):
+        for _ in range(self.ch.choice(DIRECTIVE_COUNTS)):
             kind = self.ch.choice(("vectorize", "vectorize", "unroll", "parallel"))
             getattr(self, kind)()
 
@@ -227,8 +231,8 @@ class StageDrawer:
             return
         k = self.ch.choice(pairs)
         inner, outer = loops[k], loops[k + 1]
-        self.model.fused += 1
-        name = self._fresh(f"fused{self.model.fused}")
+        self.model.fuses += 1
+        name = self._fresh(f"fused{self.model.fuses}")
         extent = None if inner.extent is None or outer.extent is None else inner.extent * outer.extent
         loops[k : k + 2] = [Loop(name, outer.key, inner.free and outer.free, extent, fused=True)]
         self.handle.fuse(inner.name, outer.name, name)
@@ -262,7 +266,7 @@ class StageDrawer:
             self.handle.unroll(loop.name)
 
     def parallel(self) -> None:
-        options = [k for k, lp in enumerate(self.model.loops) if lp.free]
+        options = [k for k, lp in enumerate(self.model.loops) if lp.free and self.may_parallel]
         if options:
             loop = self.model.loops[self.ch.choice(options)]
             loop.kind = "parallel"
@@ -381,9 +385,9 @@ def draw_schedule(ch: Chooser, case: Case) -> Schedule:
     for f in pipeline.funcs:
         if f in outputs:
             continue
-        kinds = ["root", "at", "at"]
+        kinds = ["root", "root", "at"]  # each Func computed at a loop adds ~30 kB of region C
         if not f.has_updates() and f.name not in case.never_inline:
-            kinds.append("inline")
+            kinds += ["inline", "inline"]
         wanted[f] = ch.choice(kinds)
     computed = {f for f in pipeline.funcs if wanted.get(f) != "inline"}
     p = Placement(computed)
@@ -396,7 +400,10 @@ def draw_schedule(ch: Chooser, case: Case) -> Schedule:
             handle = s[f] if stage == 0 else s[f].update(stage - 1)
             if stage == 0 and f in outputs:
                 draw_bound(ch, handle, model, case.output_extents.get(f.name, {}))
-            StageDrawer(ch, handle, model).draw()
+            # No parallel loops in a Func meant for compute_at: inside another Func's loops it
+            # would start a thread team per iteration, thousands per call, each costing
+            # milliseconds while the C compiler keeps both cores busy (a 2 s call took 50 s).
+            StageDrawer(ch, handle, model, parallel=wanted.get(f) != "at").draw()
             if stage == 0:
                 p.models[f] = model
     readers: dict[Func, dict[Func, set[int]]] = {f: {} for f in computed}
@@ -410,6 +417,8 @@ def draw_schedule(ch: Chooser, case: Case) -> Schedule:
         options = compute_at_options(p, case, f, readers[f]) if wanted[f] == "at" else []
         if not options:
             s[f].compute_root()
+            if ch.chance(10):
+                s[f].store_root()  # says nothing new, and must be accepted
             continue
         consumer, var = ch.choice(options)
         p.anchor[f] = (consumer, var)
