@@ -32,8 +32,8 @@ from pipelines.expr import (
     Sub,
     Var,
 )
+from pipelines.simplify import simplify, simplify_top
 from pipelines.types import DType, int64
-from scheduler.simplify import simplify, simplify_top
 
 Interval = tuple[Expr, Expr]
 

@@ -33,7 +33,6 @@ from pipelines.expr import (
 )
 from pipelines.mutator import Mutator, map_children
 from pipelines.types import DType, int64
-from scheduler.loopir import IfThenElse, Nop
 
 
 def wrap(value: int, dtype: DType) -> int:
@@ -200,11 +199,6 @@ class Simplify(Mutator):
             return e.true_value if e.cond.value else e.false_value
         return e.true_value if e.true_value == e.false_value else e
 
-    def visit_IfThenElse(self, s: IfThenElse) -> Node:
-        if isinstance(s.cond, Const):
-            return s.then_case if s.cond.value else (s.else_case if s.else_case is not None else Nop())
-        return s
-
     def visit_Cast(self, e: Cast) -> Expr:
         v = e.value
         if isinstance(v, Const) and e.dtype.is_int and v.dtype.is_int:
@@ -214,9 +208,9 @@ class Simplify(Mutator):
         return e
 
 
-def simplify(node: Node) -> Node:
-    """The simplified form of an expression or statement (the same object if nothing changed)."""
-    return Simplify().visit(node)
+def simplify(e: Expr) -> Expr:
+    """The simplified form of an expression (the same object if nothing changed)."""
+    return Simplify().visit(e)  # type: ignore[return-value]
 
 
 _TOP = Simplify()

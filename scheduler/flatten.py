@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pipelines.bounds import c64
 from pipelines.expr import Add, Call, Cast, Const, Expr, Max, Mul, Sub, Var
 from pipelines.func import Func
 from pipelines.mutator import Mutator
 from pipelines.types import int64
-from scheduler.bounds import c64
 from scheduler.infer_bounds import buffer_symbol
 from scheduler.loopir import Load, Provide, Stmt, Store
 from scheduler.realize import Names

@@ -18,11 +18,11 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from pipelines.bounds import Bounds, Interval, c64, type_range, union
 from pipelines.expr import EQ, LE, Add, And, Call, Const, Expr, Or, Sub, Var
 from pipelines.func import Definition, Func
 from pipelines.mutator import walk
 from pipelines.types import int32, int64
-from scheduler.bounds import Bounds, Interval, c64, type_range, union
 from scheduler.loopir import Check, For, IfThenElse, LetStmt, Provide, Stmt
 from scheduler.realize import Names, StageNest
 from scheduler.simplify import simplify

@@ -17,11 +17,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from pipelines.bounds import Bounds, Interval, c64, union
 from pipelines.expr import LE, Add, Call, Cast, Const, Expr, Max, Min, Select, Sub, Var
 from pipelines.func import Func
 from pipelines.mutator import Mutator, map_children, substitute, walk
 from pipelines.types import int64
-from scheduler.bounds import Bounds, Interval, c64, union
 from scheduler.loopir import Allocate, Block, For, IfThenElse, LetStmt, Provide, Stmt, block
 from scheduler.schedule import ScheduleError
 from scheduler.simplify import simplify

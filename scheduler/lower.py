@@ -13,12 +13,12 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from pipelines.bounds import Interval, c64
 from pipelines.expr import EQ, And, Expr, Param, Var
 from pipelines.func import Definition, Func
 from pipelines.mutator import substitute
 from pipelines.pipeline import Pipeline
 from pipelines.types import DType, int64
-from scheduler.bounds import Interval, c64
 from scheduler.flatten import Layout, dense_layout, flatten_storage, passed_layout
 from scheduler.infer_bounds import buffer_symbol, infer_bounds
 from scheduler.inject import ROOT, inject, storage_vars

@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pipelines.bounds import to64
 from pipelines.expr import And, Call, Cast, Expr, Var
 from pipelines.func import Definition, DefinitionError, Func
 from pipelines.mutator import Mutator, substitute, walk
 from pipelines.types import int32, int64
-from scheduler.bounds import to64
 from scheduler.loopir import For, IfThenElse, LetStmt, Provide, Stmt
 from scheduler.simplify import simplify
 from scheduler.stage_loops import StagePlan, plan_stage

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from pipelines.bounds import c64
 from pipelines.expr import LE, LT, Add, Const, Div, Expr, Max, Min, Mod, Mul, Sub, Var
 from pipelines.mutator import substitute
 from pipelines.types import int64
-from scheduler.bounds import c64
 from scheduler.schedule import (
     Bound,
     Fuse,
