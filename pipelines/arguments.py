@@ -21,8 +21,10 @@ from typing import Any
 
 import numpy as np
 
-from pipelines.expr import Param
+from pipelines.expr import Const, ImageDim, Param
 from pipelines.func import Func
+from pipelines.mutator import substitute
+from pipelines.simplify import simplify
 from pipelines.types import DType, int32
 
 Scalar = int | float | bool
@@ -58,6 +60,8 @@ def bind_arguments(
         raise TypeError(f"{who}: unexpected argument {unknown[0]!r}; this pipeline takes {expected}")
     images = {im.name: _bind_image(im, given, who) for im in pipeline.images}
     params = {p.name: _bind_param(p, given, who) for p in pipeline.params}
+    if shape is None and out is None:
+        shape = _default_shapes(pipeline, images, params, who)
     outputs = _bind_outputs(pipeline.outputs, shape, out, who)
     origins = _bind_origins(pipeline.outputs, origin, who)
     for func, array, corner in zip(pipeline.outputs, outputs, origins):
@@ -171,6 +175,28 @@ def _int_tuple(value: Any, what: str, who: str) -> tuple[int, ...]:
     if not isinstance(value, (tuple, list)) or not all(_is_int(v) for v in value):
         raise TypeError(f"{who}: {what}: expected a tuple of ints, got {_describe(value)}")
     return tuple(int(v) for v in value)
+
+
+def _default_shapes(pipeline: Any, images: dict[str, np.ndarray], params: dict[str, Scalar], who: str) -> Any:
+    """The outputs' sizes from the pipeline's shape expressions (numpy order), or None."""
+    shapes = getattr(pipeline, "shapes", None)
+    if not shapes or any(s is None for s in shapes):
+        return None
+    known: dict[Any, Any] = {}
+    for im in pipeline.images:
+        array = images[im.name]
+        for i in range(im.ndim):
+            known[ImageDim(im, i, "extent")] = Const(array.shape[im.ndim - 1 - i], int32)
+            known[ImageDim(im, i, "min")] = Const(0, int32)
+    for p in pipeline.params:
+        known[p] = Const(params[p.name], p.dtype)
+    sizes = []
+    for f, extents in zip(pipeline.outputs, shapes):
+        values = [simplify(substitute(e, known)) for e in extents]
+        if not all(isinstance(v, Const) for v in values):
+            raise TypeError(f"{who}: the size of output {f.name!r} is not known from the inputs; pass shape=")
+        sizes.append(tuple(max(int(v.value), 0) for v in reversed(values)))
+    return sizes if len(sizes) > 1 else sizes[0]
 
 
 def _bind_outputs(funcs: Sequence[Func], shape: Any, out: Any, who: str) -> list[np.ndarray]:

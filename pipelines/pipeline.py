@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from pipelines.expr import Call, Expr, ImageDim, Param, RVar
+from pipelines.expr import Call, Expr, ImageDim, Param, RVar, Var
 from pipelines.func import Definition, DefinitionError, Func, ImageParam
 from pipelines.mutator import walk
 
@@ -38,9 +38,14 @@ def calls_in(func: Func) -> Iterator[Call]:
 
 
 class Pipeline:
-    """One or more output Funcs compiled or interpreted together: `Pipeline([out1, out2])`."""
+    """One or more output Funcs compiled or interpreted together: `Pipeline([out1, out2])`.
 
-    def __init__(self, outputs: Func | Sequence[Func]):
+    `shapes`, optional, gives each output a default size: its extents in Func argument order
+    as expressions of input sizes and Params (None for an output that has none), used when a
+    call passes neither `shape=` nor `out=`.
+    """
+
+    def __init__(self, outputs: Func | Sequence[Func], shapes: Sequence[Sequence[Expr] | None] | None = None):
         outs = [outputs] if isinstance(outputs, Func) else list(outputs)
         if not outs:
             raise ValueError("Pipeline needs at least one output Func")
@@ -52,10 +57,29 @@ class Pipeline:
         if len(set(map(id, outs))) != len(outs):
             raise ValueError("Pipeline lists the same output Func twice")
         self.outputs: tuple[Func, ...] = tuple(outs)
+        self.shapes: tuple[tuple[Expr, ...] | None, ...] = self._check_shapes(shapes)
         self.funcs: tuple[Func, ...] = self._realization_order()
         self.images: tuple[ImageParam, ...] = ()
         self.params: tuple[Param, ...] = ()
         self._collect_inputs()
+
+    def _check_shapes(self, shapes: Sequence[Sequence[Expr] | None] | None) -> tuple[tuple[Expr, ...] | None, ...]:
+        if shapes is None:
+            return (None,) * len(self.outputs)
+        if len(shapes) != len(self.outputs):
+            raise ValueError(f"Pipeline: {len(shapes)} shapes for {len(self.outputs)} outputs")
+        checked: list[tuple[Expr, ...] | None] = []
+        for f, shape in zip(self.outputs, shapes):
+            if shape is None:
+                checked.append(None)
+                continue
+            extents = tuple(shape)
+            if len(extents) != f.ndim or not all(isinstance(e, Expr) and e.dtype.is_int for e in extents):
+                raise ValueError(f"Pipeline: shape of {f.name!r} must be {f.ndim} integer Exprs, got {shape!r}")
+            if any(isinstance(n, (Var, RVar, Call)) for e in extents for n in walk(e)):
+                raise ValueError(f"Pipeline: shape of {f.name!r} may use only input sizes, Params and constants")
+            checked.append(extents)
+        return tuple(checked)
 
     def _realization_order(self) -> tuple[Func, ...]:
         """Producers before consumers (depth-first post-order from the outputs)."""
@@ -95,6 +119,10 @@ class Pipeline:
                 for e in definition_exprs(d):
                     for n in walk(e):
                         self._note_input(n, images, params)
+        for shape in self.shapes:
+            for e in shape or ():
+                for n in walk(e):
+                    self._note_input(n, images, params)
         for name in (*images, *params):
             if name in RESERVED_NAMES:
                 raise ValueError(f"input name {name!r} is reserved by the calling convention; rename it")

@@ -1,0 +1,601 @@
+"""Reverse-mode differentiation of whole pipelines: `grad(output, wrt)` is another Pipeline.
+
+After `grad(output, wrt, adjoint=None, with_value=False)`: a Pipeline whose outputs are, in the
+order of `wrt`, the gradients of `output` (a 0-dimensional loss, or any float Func together with
+`adjoint`, the gradient flowing into it) with respect to ImageParams (shape of the image),
+float Params (0-dimensional) and intermediate Funcs (over their region), then `output` itself if
+`with_value`. It follows Halide's design (DESIGN section 5):
+  - Funcs are visited consumers first, and each Func's stages last first; each Func gets an
+    adjoint Func `<name>_d` holding the derivative of the output with respect to its final
+    value, and one more Func per update that changes the derivative (`<name>_d<k>`).
+  - Each read `g(a(x, r))` sends `adjoint * d(value)/d(read)` (`pipelines.derivative`) to g's
+    adjoint, turned back into gathers where the indices can be inverted (`pipelines.gather`), so
+    the backward pipeline stays data-parallel, and otherwise an update scattering over the
+    region of the reader.
+  - Every contribution is zero outside the region its reader is computed over (`regions`): the
+    guard is a select, never a multiplication, and where the reader's value needs an input
+    image, its coordinates are clamped into that region so that no read leaves the image.
+  - Updates: accumulations (`f(...) += e`), min/max reductions, and updates writing each point
+    once (a pure variable or one RVar per argument), including scans that read points written
+    by earlier iterations, whose adjoint is the reversed scan. Anything else (an update that
+    overwrites a point several times, or reads a point it overwrites later) is refused with a
+    `GradientError` naming the Func and the update.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pipelines.bounds import Bounds, Interval, c64, to64
+from pipelines.derivative import backprop
+from pipelines.expr import Add, Call, Const, Expr, Max, Min, Param, RVar, Sub, Var, as_expr, eq
+from pipelines.func import Definition, Func, ImageParam, RDom, unique_name
+from pipelines.gather import Context, Solution, clamp_parts, occurs, solve, within
+from pipelines.mutator import Mutator, map_children, substitute, walk
+from pipelines.ops import clamp, select
+from pipelines.pipeline import Pipeline, definition_exprs
+from pipelines.regions import Box, bounded, func_regions, rvar_interval, to32
+from pipelines.simplify import simplify
+from pipelines.types import DType, int32
+
+
+class GradientError(ValueError):
+    """The gradient asked for cannot be built; the message names the Func and the reason."""
+
+
+Target = Func | ImageParam
+_fresh = itertools.count()
+
+
+def grad(
+    output: Func,
+    wrt: Any,
+    adjoint: ImageParam | Func | None = None,
+    with_value: bool = False,
+    region: Sequence[tuple[Any, Any]] | None = None,
+) -> Pipeline:
+    """The gradient pipeline of `output` with respect to each entry of `wrt` (module docstring).
+
+    `region` ((min, extent) per dimension) is needed only with a Func `adjoint`: the box of
+    `output` whose values the loss uses. With an ImageParam adjoint it is the adjoint's box.
+    """
+    wanted = list(wrt) if isinstance(wrt, (list, tuple)) else [wrt]
+    _check_request(output, wanted, adjoint)
+    box = _output_box(output, adjoint, region)
+    return _Backward(output, box, adjoint).pipeline(wanted, with_value)
+
+
+def _check_request(output: Any, wanted: list[Any], adjoint: Any) -> None:
+    if not isinstance(output, Func) or not output.defined:
+        raise TypeError(f"grad: output must be a defined Func, got {output!r}")
+    if not output.dtype.is_float:
+        raise GradientError(
+            f"grad: output {output.name!r} has type {output.dtype}; only float Funcs are differentiated"
+        )
+    if not wanted:
+        raise ValueError("grad: wrt is empty; name the ImageParams, Params or Funcs to differentiate by")
+    names = set()
+    for w in wanted:
+        if not isinstance(w, (ImageParam, Param, Func)):
+            raise TypeError(f"grad: wrt entries must be ImageParams, Params or Funcs, got {type(w).__name__}")
+        if not w.dtype.is_float:
+            kind = type(w).__name__
+            raise GradientError(f"grad: {kind} {w.name!r} has type {w.dtype}; only float inputs have gradients")
+        if w.name in names:
+            raise ValueError(f"grad: {w.name!r} is listed twice in wrt")
+        names.add(w.name)
+    if output.ndim and adjoint is None:
+        raise GradientError(
+            f"grad: output {output.name!r} has {output.ndim} dimensions; pass adjoint= (the gradient flowing into it, "
+            "an ImageParam of the same type and rank), or differentiate a 0-dimensional loss"
+        )
+    if adjoint is not None:
+        if not isinstance(adjoint, (ImageParam, Func)):
+            raise TypeError(f"grad: adjoint must be an ImageParam or a Func, got {type(adjoint).__name__}")
+        if adjoint.ndim != output.ndim or adjoint.dtype != output.dtype:
+            raise GradientError(
+                f"grad: adjoint {adjoint.name!r} is a {adjoint.ndim}-d {adjoint.dtype}; output {output.name!r} "
+                f"is a {output.ndim}-d {output.dtype}, and they must match"
+            )
+
+
+def _output_box(output: Func, adjoint: Any, region: Any) -> Box:
+    if output.ndim == 0:
+        return ()
+    if isinstance(adjoint, ImageParam):
+        dims = [(adjoint.dim(i).min(), adjoint.dim(i).extent()) for i in range(output.ndim)]
+    elif region is None:
+        raise GradientError(f"grad: with a Func adjoint, give region= ((min, extent) per dimension of {output.name!r})")
+    else:
+        dims = list(region)
+        if len(dims) != output.ndim:
+            raise ValueError(f"grad: region has {len(dims)} dimensions, output {output.name!r} has {output.ndim}")
+    box = []
+    for lo, extent in dims:
+        lo64, ext64 = to64(as_expr(lo, int32)), to64(as_expr(extent, int32))
+        box.append((lo64, simplify(lo64 + ext64 - c64(1))))
+    return tuple(box)
+
+
+def _all(conds: Sequence[Expr]) -> Expr | None:
+    out: Expr | None = None
+    for c in conds:
+        c = simplify(c)
+        if isinstance(c, Const) and c.value:
+            continue
+        out = c if out is None else out & c
+    return out
+
+
+def _guarded(conds: Sequence[Expr], value: Expr) -> Expr:
+    cond = _all(conds)
+    return value if cond is None else select(cond, value, Const(0, value.dtype))
+
+
+def _total(values: Sequence[Expr], dtype: DType) -> Expr:
+    out: Expr | None = None
+    for v in values:
+        out = v if out is None else out + v
+    return Const(0, dtype) if out is None else out
+
+
+def clamped_to_image(call: Call, i: int) -> bool:
+    """Whether coordinate i of a read of an image is clamped into the image, as boundary
+    conditions do: then the read is valid at any point."""
+    parts = clamp_parts(call.args[i])
+    if parts is None:
+        return False
+    _, lo, hi = parts
+    dim = call.func.dim(i)
+    return lo == dim.min() and hi == dim.max()
+
+
+class _SelfCalls(Mutator):
+    """Reads of one Func redirected to another."""
+
+    def __init__(self, old: Func, new: Func):
+        self.old, self.new = old, new
+
+    def visit_Call(self, e: Call) -> Expr:
+        e = map_children(e, self.visit)  # type: ignore[assignment]
+        return Call(self.new, e.args) if e.func is self.old else e
+
+
+@dataclass
+class _Incoming:
+    """What flows into one Func's or image's adjoint: gathers over its variables, and
+    scatters (arguments and value over an RDom of their own) applied as updates."""
+
+    gathers: list[Expr] = field(default_factory=list)
+    scatters: list[tuple[tuple[Expr, ...], Expr]] = field(default_factory=list)
+
+
+class _Backward:
+    """The adjoints of one forward pipeline; `pipeline` gathers the requested ones."""
+
+    def __init__(self, output: Func, box: Box, adjoint: ImageParam | Func | None):
+        self.output, self.box = output, box
+        self.forward = Pipeline([output])
+        self.regions = func_regions([output], [box])
+        self.incoming: dict[Target, _Incoming] = {}
+        self.param_terms: dict[str, list[Expr]] = {}
+        self.adjoints: dict[Func, Func] = {}
+        self.values: dict[tuple[Func, int], Func] = {}
+        self.totals: dict[Func, bool] = {}
+        self.made: set[Func] = set()
+        self.image_vars: dict[ImageParam, tuple[Var, ...]] = {}
+        self._seed(adjoint)
+        for f in reversed(self.forward.funcs):
+            if f.dtype.is_float:
+                self._differentiate(f)
+
+    # ------------------------------------------------------------ driving
+
+    def _seed(self, adjoint: ImageParam | Func | None) -> None:
+        f = self.output
+        if f.ndim == 0:
+            seed: Expr = Const(1, f.dtype)
+        else:
+            assert adjoint is not None
+            args = f.args
+            inside = [within(v, self.box[i]) for i, v in enumerate(args)]
+            coords = tuple(clamp(v, to32(lo), to32(hi)) for v, (lo, hi) in zip(args, self.box))
+            seed = _guarded(inside, adjoint[coords])
+        self.incoming.setdefault(f, _Incoming()).gathers.append(seed)
+
+    def _differentiate(self, f: Func) -> None:
+        adjoint = self._collect(f, f.args, f"{f.name}_d")
+        self.adjoints[f] = adjoint
+        for k in range(len(f.definitions) - 1, 0, -1):
+            adjoint = self._update(f, k, adjoint)
+        d = f.definitions[0]
+        self._send(f, self._context(f, d), backprop(d.value, adjoint[f.args]))
+
+    def _collect(self, target: Target, args: tuple[Var, ...], name: str) -> Func:
+        """The adjoint Func of `target` from everything sent to it."""
+        got = self.incoming.get(target, _Incoming())
+        a = Func(unique_name(name))
+        a[args] = _total(got.gathers, target.dtype)
+        for where, value in got.scatters:
+            a[where] = a[where] + value
+        self.made.add(a)
+        return a
+
+    def _context(self, f: Func, d: Definition) -> Context:
+        box = self.regions[f]
+        ranges: dict[Expr, Interval] = {v: box[i] for i, v in d.pure_vars}
+        for rv in d.rvars:
+            ranges[rv] = rvar_interval(rv)
+        return Context(ranges, d.predicates)
+
+    def target_vars(self, g: Target) -> tuple[Var, ...]:
+        if isinstance(g, Func):
+            return g.args
+        if g not in self.image_vars:
+            self.image_vars[g] = tuple(Var("xyzw"[i] if i < 4 else f"d{i}") for i in range(g.ndim))
+        return self.image_vars[g]
+
+    # ------------------------------------------------------------ sending contributions
+
+    def _send(self, f: Func, ctx: Context, contributions: list[tuple[Expr, Expr]]) -> None:
+        for leaf, value in contributions:
+            if isinstance(leaf, Param):
+                self.param_terms.setdefault(leaf.name, []).append(
+                    self._gather(f, ctx, Solution(free=dict(ctx.ranges)), value, (), (), False)
+                )
+                continue
+            assert isinstance(leaf, Call) and leaf.func is not f
+            self._send_read(f, ctx, leaf, value)
+
+    def _send_read(self, f: Func, ctx: Context, call: Call, value: Expr) -> None:
+        g = call.func
+        incoming = self.incoming.setdefault(g, _Incoming())
+        temps = tuple(Var(f"_u{next(_fresh)}") for _ in call.args)
+        solutions = solve(ctx, call.args, temps)
+        if solutions is None:
+            incoming.scatters.append(self._scatter(f, ctx, call, value))
+            return
+        real = self.target_vars(g)
+        clamp_reads = self._needs_clamp(value)
+        for sol in solutions:
+            incoming.gathers.append(self._gather(f, ctx, sol, value, temps, real, clamp_reads))
+
+    def _gather(
+        self,
+        f: Func,
+        ctx: Context,
+        sol: Solution,
+        value: Expr,
+        temps: tuple[Var, ...],
+        real: tuple[Var, ...],
+        clamp_reads: bool,
+    ) -> Expr:
+        """One solution's contribution at a point `real` of the adjoint."""
+        at = dict(sol.solved)
+        if clamp_reads:  # evaluate the reader only inside its region, where its reads are valid
+            at = {v: clamp(e, to32(ctx.ranges[v][0]), to32(ctx.ranges[v][1])) for v, e in at.items()}
+        term = substitute(value, at)
+        guards = sol.guards + [substitute(p, sol.solved) for p in ctx.predicates]
+        rename: dict[Any, Any] = {u: sol.fixed.get(u, r) for u, r in zip(temps, real)}
+        term = substitute(term, rename)
+        guards = [simplify(substitute(g, rename)) for g in guards]
+        outer = [eq(r, substitute(sol.fixed[u], rename)) for u, r in zip(temps, real) if u in sol.fixed]
+        inner = []
+        for g in guards:
+            (inner if any(occurs(v, g) for v in sol.free) else outer).append(g)
+        if not sol.free:
+            return _guarded(outer + inner, term)
+        for v, interval in sol.free.items():
+            if not all(bounded((e, e)) for e in interval):
+                raise GradientError(
+                    f"Func {f.name!r}: its gradient sums over {v} with no bound on its range "
+                    "(a data-dependent index); clamp the index into a known range"
+                )
+        rdom = RDom([(to32(lo), to32(simplify(hi - lo + c64(1)))) for lo, hi in sol.free.values()], name=f"{f.name}_r")
+        to_rvars = dict(zip(sol.free, rdom.vars))
+        term = substitute(term, to_rvars)
+        inner = [substitute(g, to_rvars) for g in inner]
+        args = tuple(v for v in real if occurs(v, term) or any(occurs(v, g) for g in inner))
+        total = self._sum(f"{f.name}_sum", args, rdom, _guarded(inner, term))
+        return _guarded(outer, total[args])
+
+    def _sum(self, name: str, args: tuple[Var, ...], rdom: RDom, value: Expr) -> Func:
+        h = Func(unique_name(name))
+        h[args] = Const(0, value.dtype)
+        h[args] = h[args] + value
+        self.made.add(h)
+        return h
+
+    def _scatter(self, f: Func, ctx: Context, call: Call, value: Expr) -> tuple[tuple[Expr, ...], Expr]:
+        g = call.func
+        for v, interval in ctx.ranges.items():
+            if not all(bounded((e, e)) for e in interval):
+                raise GradientError(f"Func {f.name!r}: its gradient scatters over {v}, whose range is not bounded")
+        rdom = RDom(
+            [(to32(lo), to32(simplify(hi - lo + c64(1)))) for lo, hi in ctx.ranges.values()], name=f"{f.name}_r"
+        )
+        to_rvars = dict(zip(ctx.ranges, rdom.vars))
+        where = tuple(simplify(substitute(a, to_rvars)) for a in call.args)
+        scope = {rv.name: rvar_interval(rv) for rv in rdom.vars}
+        for i, a in enumerate(where):
+            if not bounded(Bounds(scope).interval(a)):
+                raise GradientError(
+                    f"Func {f.name!r} reads {g.name!r} at coordinate {i} = {a}, a data-dependent index with no "
+                    "bound: its gradient would scatter anywhere; clamp the index into a known range"
+                )
+        preds = [substitute(p, to_rvars) for p in ctx.predicates]
+        return where, _guarded(preds, substitute(value, to_rvars))
+
+    # ------------------------------------------------------------ where reads need clamping
+
+    def _needs_clamp(self, e: Expr) -> bool:
+        for n in walk(e):
+            if isinstance(n, Call):
+                if isinstance(n.func, ImageParam):
+                    if not all(clamped_to_image(n, i) for i in range(len(n.args))):
+                        return True
+                elif not self._is_total(n.func):
+                    return True
+        return False
+
+    def _is_total(self, f: Func) -> bool:
+        """Whether `f` can be evaluated anywhere without reading outside an input image."""
+        if f in self.made:
+            return True
+        known = self.totals.get(f)
+        if known is None:
+            self.totals[f] = True  # a Func reading itself does not make itself partial
+            known = not any(self._needs_clamp(e) for d in f.definitions for e in definition_exprs(d))
+            self.totals[f] = known
+        return known
+
+    # ------------------------------------------------------------ updates
+
+    def _value_after(self, f: Func, stage: int) -> Func:
+        """A Func holding `f`'s value after definition `stage` (f itself after the last)."""
+        if stage == len(f.definitions) - 1:
+            return f
+        key = (f, stage)
+        if key not in self.values:
+            copy = Func(unique_name(f"{f.name}_s{stage}"))
+            swap = _SelfCalls(f, copy)
+            copy.definitions = [
+                Definition(d.args, swap.visit(d.value), d.rvars, tuple(swap.visit(p) for p in d.predicates))
+                for d in f.definitions[: stage + 1]
+            ]
+            self.values[key] = copy
+        return self.values[key]
+
+    def _update(self, f: Func, k: int, adjoint: Func) -> Func:
+        """Send update k's contributions; return the adjoint of f's value before update k."""
+        d = f.definitions[k]
+        where, value = d.args, d.value
+        ctx = self._context(f, d)
+        own = Call(f, where)
+        reads = [n for n in walk(value) if isinstance(n, Call) and n.func is f]
+        label = f"Func {f.name!r} update {k - 1}"
+        if _accumulates(value, own, f):
+            self._send(f, ctx, [(leaf, c) for leaf, c in backprop(value, adjoint[where]) if leaf != own])
+            return adjoint
+        positions = _write_positions(d)
+        if positions is None:
+            if (
+                isinstance(value, (Max, Min))
+                and own in (value.a, value.b)
+                and not any(isinstance(a, RVar) for a in where)
+            ):
+                return self._extremum(f, k, adjoint, ctx)
+            raise GradientError(
+                f"{label}: writes some points more than once and is not a sum, min or max reduction, so the "
+                "values it overwrites are lost; its gradient is not supported (write each point once, or use +=)"
+            )
+        after, before = self._value_after(f, k), self._value_after(f, k - 1)
+        swaps: dict[Any, Any] = {own: Call(before, where)}
+        shifts: dict[Expr, dict[RVar, int]] = {}
+        for read in reads:
+            if read != own:
+                shifts[Call(after, read.args)] = _shift(read, d, label)
+                swaps[read] = Call(after, read.args)
+        value = substitute(value, swaps)
+        scan = adjoint if not shifts else self._reverse_scan(f, k, adjoint, value, shifts, ctx)
+        same: list[Expr] = []
+        pulled: list[tuple[Expr, dict[RVar, int]]] = []
+        others = []
+        for leaf, c in backprop(value, scan[where]):
+            if leaf == Call(before, where):
+                same.append(c)
+            elif leaf in shifts:
+                pulled.append((c, shifts[leaf]))
+            else:
+                others.append((leaf, c))
+        self._send(f, ctx, others)
+        return self._before_update(f, k, adjoint, ctx, positions, same, pulled)
+
+    def _before_update(
+        self,
+        f: Func,
+        k: int,
+        adjoint: Func,
+        ctx: Context,
+        positions: dict[RVar, int],
+        same: list[Expr],
+        pulled: list[tuple[Expr, dict[RVar, int]]],
+    ) -> Func:
+        """The adjoint before an update that writes each point once: at a written point, what
+        the update's read of the same point passes on; elsewhere the adjoint after the update
+        plus what the update's shifted reads of unwritten points pass on."""
+        d = f.definitions[k]
+        p = f.args
+        clamp_reads = any(self._needs_clamp(c) for c in same) or any(self._needs_clamp(c) for c, _ in pulled)
+        point = {v: p[i] for i, v in d.pure_vars}
+
+        def at(expr: Expr, offset: dict[RVar, int]) -> tuple[Expr, list[Expr]]:
+            """`expr` at the iteration r(p) - offset, and the conditions that it ran."""
+            exact: dict[Any, Any] = dict(point)
+            values: dict[Any, Any] = dict(point)
+            for rv, j in positions.items():
+                exact[rv] = simplify(p[j] - offset.get(rv, 0))
+                lo, hi = rvar_interval(rv)
+                values[rv] = clamp(exact[rv], to32(lo), to32(hi)) if clamp_reads else exact[rv]
+            ran = [within(exact[rv], rvar_interval(rv)) for rv in positions]
+            ran += [eq(p[j], a) for j, a in enumerate(d.args) if not isinstance(a, (Var, RVar))]
+            ran += [substitute(q, exact) for q in d.predicates]
+            return substitute(expr, values), ran
+
+        written_value, written = at(_total(same, f.dtype), {})
+        kept = [adjoint[p]]
+        for c, offset in pulled:
+            term, ran = at(c, offset)
+            kept.append(_guarded(ran, term))
+        before = Func(unique_name(f"{f.name}_d{k - 1}"))
+        cond = _all(written)
+        before[p] = _total(kept, f.dtype) if cond is None else select(cond, written_value, _total(kept, f.dtype))
+        self.made.add(before)
+        return before
+
+    def _reverse_scan(
+        self, f: Func, k: int, adjoint: Func, value: Expr, shifts: dict[Expr, dict[RVar, int]], ctx: Context
+    ) -> Func:
+        """The adjoint of the values a scan writes: its iterations run backwards, each pulling
+        from the later iterations that read the point it wrote (an anti-causal scan)."""
+        d = f.definitions[k]
+        scan = Func(unique_name(f"{f.name}_d{k}_scan"))
+        scan[f.args] = adjoint[f.args]
+        self.made.add(scan)
+        pulls = []
+        for leaf, c in backprop(value, scan[d.args]):
+            offset = shifts.get(leaf)
+            if offset is None:
+                continue
+            clamp_reads = self._needs_clamp(c)
+            exact = {rv: simplify(rv - offset.get(rv, 0)) for rv in d.rvars}
+            values = {
+                rv: clamp(e, to32(rvar_interval(rv)[0]), to32(rvar_interval(rv)[1])) if clamp_reads else e
+                for rv, e in exact.items()
+            }
+            ran = [within(e, rvar_interval(rv)) for rv, e in exact.items()]
+            ran += [substitute(q, exact) for q in d.predicates]
+            pulls.append(_guarded(ran, substitute(c, values)))
+        backwards = RDom([(rv.min, rv.extent) for rv in d.rvars], name=f"{f.name}_r")
+        reverse = {rv: simplify(2 * rv.min + rv.extent - 1 - rr) for rv, rr in zip(d.rvars, backwards.vars)}
+        where = tuple(simplify(substitute(a, reverse)) for a in d.args)
+        step = _guarded([substitute(q, reverse) for q in d.predicates], substitute(_total(pulls, f.dtype), reverse))
+        scan[where] = scan[where] + step
+        return scan
+
+    def _extremum(self, f: Func, k: int, adjoint: Func, ctx: Context) -> Func:
+        """A max or min reduction into points given by pure Vars and constants: the adjoint
+        reaches the candidates equal to the result (every one of them on a tie)."""
+        d = f.definitions[k]
+        own = Call(f, d.args)
+        other = d.value.b if d.value.a == own else d.value.a
+        after, before = self._value_after(f, k), self._value_after(f, k - 1)
+        won = eq(other, Call(after, d.args))
+        routed = [(leaf, select(won, c, Const(0, c.dtype))) for leaf, c in backprop(other, adjoint[d.args])]
+        self._send(f, ctx, routed)
+        p = f.args
+        written = _all([eq(p[j], a) for j, a in enumerate(d.args) if not isinstance(a, Var)])
+        kept = select(eq(before[p], after[p]), adjoint[p], Const(0, f.dtype))
+        result = Func(unique_name(f"{f.name}_d{k - 1}"))
+        result[p] = kept if written is None else select(written, kept, adjoint[p])
+        self.made.add(result)
+        return result
+
+    # ------------------------------------------------------------ the gradient pipeline
+
+    def pipeline(self, wanted: list[Any], with_value: bool) -> Pipeline:
+        outputs: list[Func] = []
+        shapes: list[tuple[Expr, ...] | None] = []
+        for w in wanted:
+            if isinstance(w, ImageParam):
+                outputs.append(self._collect(w, self.target_vars(w), f"{w.name}_d"))
+                shapes.append(tuple(w.dim(i).extent() for i in range(w.ndim)))
+            elif isinstance(w, Param):
+                g = Func(unique_name(f"{w.name}_d"))
+                g[()] = _total(self.param_terms.get(w.name, []), w.dtype)
+                outputs.append(g)
+                shapes.append(())
+            else:
+                outputs.append(self._func_gradient(w))
+                shapes.append(self._func_shape(w))
+        if with_value:
+            outputs.append(self.output)
+            shapes.append(self._func_shape(self.output))
+        return Pipeline(outputs, shapes=shapes)
+
+    def _func_gradient(self, w: Func) -> Func:
+        got = self.adjoints.get(w)
+        if got is not None:
+            return got
+        zero = Func(unique_name(f"{w.name}_d"))
+        zero[w.args] = Const(0, w.dtype)
+        return zero
+
+    def _func_shape(self, w: Func) -> tuple[Expr, ...] | None:
+        """Extents of the region of `w` when it starts at 0 (so that no origin is needed)."""
+        box = self.regions.get(w)
+        if box is None or not all(isinstance(lo, Const) and lo.value == 0 for lo, _ in box):
+            return None
+        if not all(bounded(b) for b in box):
+            return None
+        return tuple(to32(simplify(hi + c64(1))) for _, hi in box)
+
+
+def _accumulates(value: Expr, own: Call, f: Func) -> bool:
+    """`f(L) + e`, `e + f(L)` or `f(L) - e` with e not reading f: the adjoint passes unchanged."""
+    if isinstance(value, Add):
+        sides = [(value.a, value.b), (value.b, value.a)]
+    elif isinstance(value, Sub):
+        sides = [(value.a, value.b)]
+    else:
+        return False
+    return any(s == own and not _reads(e, f) for s, e in sides)
+
+
+def _reads(e: Expr, f: Func) -> bool:
+    return any(isinstance(n, Call) and n.func is f for n in walk(e))
+
+
+def _write_positions(d: Definition) -> dict[RVar, int] | None:
+    """Where each RVar stands alone among the arguments, when every RVar does so exactly once
+    and every other argument is a pure Var or a constant (each point written once); else None."""
+    positions: dict[RVar, int] = {}
+    for j, a in enumerate(d.args):
+        if isinstance(a, RVar):
+            if a in positions:
+                return None
+            positions[a] = j
+        elif not isinstance(a, Var) and any(isinstance(n, (Var, RVar, Call, Param)) for n in walk(a)):
+            return None
+    if set(positions) != set(d.rvars):
+        return None
+    return positions
+
+
+def _shift(read: Call, d: Definition, label: str) -> dict[RVar, int]:
+    """The constant offset of a scan's read from the point the iteration writes; it must
+    point to an earlier iteration (the last RVar is the outermost loop)."""
+    offset: dict[RVar, int] = {}
+    for j, (a, w) in enumerate(zip(read.args, d.args)):
+        delta = simplify(a - w)
+        if isinstance(w, RVar) and isinstance(delta, Const):
+            if delta.value:
+                offset[w] = int(delta.value)
+        elif not (isinstance(delta, Const) and delta.value == 0):
+            raise GradientError(
+                f"{label}: reads {read.func.name!r} at coordinate {j} = {a}, not the written point plus a constant "
+                "offset along an RVar; its gradient is not supported"
+            )
+    for rv in reversed(d.rvars):
+        step = offset.get(rv, 0)
+        if step > 0:
+            raise GradientError(
+                f"{label}: reads {read.func.name!r} at a point a later iteration overwrites ({rv.name} + {step}); "
+                "its gradient is not supported"
+            )
+        if step < 0:
+            break
+    return offset
