@@ -60,8 +60,13 @@ def bind_arguments(
         raise TypeError(f"{who}: unexpected argument {unknown[0]!r}; this pipeline takes {expected}")
     images = {im.name: _bind_image(im, given, who) for im in pipeline.images}
     params = {p.name: _bind_param(p, given, who) for p in pipeline.params}
-    if shape is None and out is None:
-        shape = _default_shapes(pipeline, images, params, who)
+    boxes = _default_boxes(pipeline, images, params, who)
+    if shape is None and out is None and boxes is not None:
+        shapes = [tuple(extent for _, extent in reversed(box)) for box in boxes]
+        shape = shapes if len(shapes) > 1 else shapes[0]
+    if origin is None and boxes is not None:
+        origins_given = [tuple(lo for lo, _ in box) for box in boxes]
+        origin = origins_given if len(origins_given) > 1 else origins_given[0]
     outputs = _bind_outputs(pipeline.outputs, shape, out, who)
     origins = _bind_origins(pipeline.outputs, origin, who)
     for func, array, corner in zip(pipeline.outputs, outputs, origins):
@@ -177,10 +182,12 @@ def _int_tuple(value: Any, what: str, who: str) -> tuple[int, ...]:
     return tuple(int(v) for v in value)
 
 
-def _default_shapes(pipeline: Any, images: dict[str, np.ndarray], params: dict[str, Scalar], who: str) -> Any:
-    """The outputs' sizes from the pipeline's shape expressions (numpy order), or None."""
-    shapes = getattr(pipeline, "shapes", None)
-    if not shapes or any(s is None for s in shapes):
+def _default_boxes(
+    pipeline: Any, images: dict[str, np.ndarray], params: dict[str, Scalar], who: str
+) -> list[tuple[tuple[int, int], ...]] | None:
+    """The outputs' (min, extent) boxes from the pipeline's box expressions, or None."""
+    boxes = getattr(pipeline, "boxes", None)
+    if not boxes or any(b is None for b in boxes):
         return None
     known: dict[Any, Any] = {}
     for im in pipeline.images:
@@ -190,13 +197,14 @@ def _default_shapes(pipeline: Any, images: dict[str, np.ndarray], params: dict[s
             known[ImageDim(im, i, "min")] = Const(0, int32)
     for p in pipeline.params:
         known[p] = Const(params[p.name], p.dtype)
-    sizes = []
-    for f, extents in zip(pipeline.outputs, shapes):
-        values = [simplify(substitute(e, known)) for e in extents]
+    found = []
+    for f, box in zip(pipeline.outputs, boxes):
+        values = [simplify(substitute(e, known)) for pair in box for e in pair]
         if not all(isinstance(v, Const) for v in values):
-            raise TypeError(f"{who}: the size of output {f.name!r} is not known from the inputs; pass shape=")
-        sizes.append(tuple(max(int(v.value), 0) for v in reversed(values)))
-    return sizes if len(sizes) > 1 else sizes[0]
+            raise TypeError(f"{who}: the box of output {f.name!r} is not known from the inputs; pass shape=")
+        ints = [int(v.value) for v in values]
+        found.append(tuple((ints[2 * i], max(ints[2 * i + 1], 0)) for i in range(f.ndim)))
+    return found
 
 
 def _bind_outputs(funcs: Sequence[Func], shape: Any, out: Any, who: str) -> list[np.ndarray]:

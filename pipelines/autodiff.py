@@ -31,11 +31,11 @@ from typing import Any
 
 from pipelines.bounds import Bounds, Interval, c64, to64
 from pipelines.derivative import backprop
-from pipelines.expr import Add, Call, Const, Expr, Max, Min, Param, RVar, Sub, Var, as_expr, eq
+from pipelines.expr import Add, Call, Const, Expr, Max, Min, Param, RVar, Sub, Var, as_expr, eq, ne
 from pipelines.func import Definition, Func, ImageParam, RDom, unique_name
 from pipelines.gather import Context, Solution, clamp_parts, occurs, solve, within
 from pipelines.mutator import Mutator, map_children, substitute, walk
-from pipelines.ops import clamp, select
+from pipelines.ops import clamp, minimum, select
 from pipelines.pipeline import Pipeline, definition_exprs
 from pipelines.regions import Box, bounded, func_regions, rvar_interval, to32
 from pipelines.simplify import simplify
@@ -47,6 +47,7 @@ class GradientError(ValueError):
 
 
 Target = Func | ImageParam
+CHUNK = 16  # rows per partial sum of a sum over a region: one task of a parallel loop
 _fresh = itertools.count()
 
 
@@ -118,6 +119,11 @@ def _output_box(output: Func, adjoint: Any, region: Any) -> Box:
         lo64, ext64 = to64(as_expr(lo, int32)), to64(as_expr(extent, int32))
         box.append((lo64, simplify(lo64 + ext64 - c64(1))))
     return tuple(box)
+
+
+def _rdom_bound(lo: Expr, hi: Expr) -> tuple[Expr, Expr]:
+    """(min, extent) of an RDom over the int64 interval [lo, hi]."""
+    return to32(lo), to32(simplify(hi - lo + c64(1)))
 
 
 def _all(conds: Sequence[Expr]) -> Expr | None:
@@ -279,30 +285,80 @@ class _Backward:
             at = {v: clamp(e, to32(ctx.ranges[v][0]), to32(ctx.ranges[v][1])) for v, e in at.items()}
         term = substitute(value, at)
         guards = sol.guards + [substitute(p, sol.solved) for p in ctx.predicates]
-        rename: dict[Any, Any] = {u: sol.fixed.get(u, r) for u, r in zip(temps, real)}
-        term = substitute(term, rename)
-        guards = [simplify(substitute(g, rename)) for g in guards]
-        outer = [eq(r, substitute(sol.fixed[u], rename)) for u, r in zip(temps, real) if u in sol.fixed]
+        # Edges pin a target to a loop-invariant value. The targets are renamed to the adjoint's
+        # own Vars last: those may share names with the reader's Vars, summed over until then.
+        pin: dict[Any, Any] = dict(sol.fixed)
+        term = substitute(term, pin)
+        guards = [simplify(substitute(g, pin)) for g in guards]
+        outer = [eq(u, value) for u, value in sol.fixed.items()]
         inner = []
         for g in guards:
             (inner if any(occurs(v, g) for v in sol.free) else outer).append(g)
+        rename = dict(zip(temps, real))
         if not sol.free:
-            return _guarded(outer + inner, term)
+            return substitute(_guarded(outer + inner, term), rename)
         for v, interval in sol.free.items():
             if not all(bounded((e, e)) for e in interval):
                 raise GradientError(
                     f"Func {f.name!r}: its gradient sums over {v} with no bound on its range "
                     "(a data-dependent index); clamp the index into a known range"
                 )
-        rdom = RDom([(to32(lo), to32(simplify(hi - lo + c64(1)))) for lo, hi in sol.free.values()], name=f"{f.name}_r")
-        to_rvars = dict(zip(sol.free, rdom.vars))
-        term = substitute(term, to_rvars)
-        inner = [substitute(g, to_rvars) for g in inner]
-        args = tuple(v for v in real if occurs(v, term) or any(occurs(v, g) for g in inner))
-        total = self._sum(f"{f.name}_sum", args, rdom, _guarded(inner, term))
-        return _guarded(outer, total[args])
+        region = [v for v in sol.free if isinstance(v, Var) and v in ctx.ranges]
+        if len(region) >= 2:
+            total = self._partial_sums(f, sol.free, region, term, inner, rename, real)
+        else:
+            total = self._plain_sum(f, sol.free, term, inner, rename, real)
+        return _guarded([substitute(g, rename) for g in outer], total)
 
-    def _sum(self, name: str, args: tuple[Var, ...], rdom: RDom, value: Expr) -> Func:
+    def _plain_sum(
+        self,
+        f: Func,
+        free: dict[Expr, Interval],
+        term: Expr,
+        inner: list[Expr],
+        rename: dict[Var, Var],
+        real: tuple[Var, ...],
+    ) -> Expr:
+        """`sum over free of select(inner, term, 0)` as a Func of the targets it depends on."""
+        rdom = RDom([_rdom_bound(*interval) for interval in free.values()], name=f"{f.name}_r")
+        to_rvars = dict(zip(free, rdom.vars))
+        term = substitute(substitute(term, to_rvars), rename)
+        inner = [substitute(substitute(g, to_rvars), rename) for g in inner]
+        args = tuple(v for v in real if occurs(v, term) or any(occurs(v, g) for g in inner))
+        return self._sum(f"{f.name}_sum", args, _guarded(inner, term))[args]
+
+    def _partial_sums(
+        self,
+        f: Func,
+        free: dict[Expr, Interval],
+        region: list[Expr],
+        term: Expr,
+        inner: list[Expr],
+        rename: dict[Var, Var],
+        real: tuple[Var, ...],
+    ) -> Expr:
+        """A sum over a region of two or more dimensions, in two steps so that it runs in
+        parallel and in SIMD (Halide's rfactor): partial sums over chunks of CHUNK rows of the
+        outermost dimension, kept apart for each point of the innermost one, then the sum of
+        the partial sums. A weight or Param gradient then costs one parallel pass."""
+        across, down = region[0], region[-1]
+        (xlo, xhi), (ylo, yhi) = free[across], free[down]
+        others = [v for v in free if v not in (across, down)]
+        rdom = RDom([_rdom_bound(*free[v]) for v in others] + [(0, CHUNK)], name=f"{f.name}_r")
+        column, chunk = Var(unique_name("xi")), Var(unique_name("chunk"))
+        row = to32(ylo) + chunk * CHUNK + rdom.vars[-1]
+        to_parts: dict[Any, Any] = {**dict(zip(others, rdom.vars)), across: column, down: row}
+        term = substitute(substitute(term, to_parts), rename)
+        inner = [substitute(substitute(g, to_parts), rename) for g in inner] + [to64(row) <= yhi]
+        args = tuple(v for v in real if occurs(v, term) or any(occurs(v, g) for g in inner))
+        partial = self._sum(f"{f.name}_partial", (column, *args, chunk), _guarded(inner, term))
+        rows = simplify(yhi - ylo + c64(1))
+        chunks = to32(simplify((rows + c64(CHUNK - 1)) / c64(CHUNK)))
+        over = RDom([_rdom_bound(xlo, xhi), (0, chunks)], name=f"{f.name}_r")
+        return self._sum(f"{f.name}_sum", args, partial[(over.x, *args, over.y)])[args]
+
+    def _sum(self, name: str, args: tuple[Var, ...], value: Expr) -> Func:
+        """`name(args) = 0; name(args) += value` over the RDom of `value`."""
         h = Func(unique_name(name))
         h[args] = Const(0, value.dtype)
         h[args] = h[args] + value
@@ -487,13 +543,20 @@ class _Backward:
         return scan
 
     def _extremum(self, f: Func, k: int, adjoint: Func, ctx: Context) -> Func:
-        """A max or min reduction into points given by pure Vars and constants: the adjoint
-        reaches the candidates equal to the result (every one of them on a tie)."""
+        """A max or min reduction into points given by pure Vars and constants: the adjoint goes
+        to the value that won, the first one in iteration order on a tie (the value before the
+        update first of all), as the forward pass kept it: equal candidates are often the same
+        input read twice, such as an edge pixel repeated by a boundary condition."""
         d = f.definitions[k]
         own = Call(f, d.args)
         other = d.value.b if d.value.a == own else d.value.a
         after, before = self._value_after(f, k), self._value_after(f, k - 1)
-        won = eq(other, Call(after, d.args))
+        order = Const(0, int32)
+        for rv in reversed(d.rvars):  # the first RVar varies fastest
+            order = order * rv.extent + (rv - rv.min)
+        last = Const(int32.max_value, int32)
+        first_winner = minimum(select(eq(other, Call(after, d.args)), order, last))
+        won = ne(Call(before, d.args), Call(after, d.args)) & eq(order, first_winner)
         routed = [(leaf, select(won, c, Const(0, c.dtype))) for leaf, c in backprop(other, adjoint[d.args])]
         self._send(f, ctx, routed)
         p = f.args
@@ -508,40 +571,38 @@ class _Backward:
 
     def pipeline(self, wanted: list[Any], with_value: bool) -> Pipeline:
         outputs: list[Func] = []
-        shapes: list[tuple[Expr, ...] | None] = []
+        boxes: list[tuple[tuple[Expr, Expr], ...] | None] = []
         for w in wanted:
             if isinstance(w, ImageParam):
                 outputs.append(self._collect(w, self.target_vars(w), f"{w.name}_d"))
-                shapes.append(tuple(w.dim(i).extent() for i in range(w.ndim)))
+                boxes.append(tuple((w.dim(i).min(), w.dim(i).extent()) for i in range(w.ndim)))
             elif isinstance(w, Param):
                 g = Func(unique_name(f"{w.name}_d"))
                 g[()] = _total(self.param_terms.get(w.name, []), w.dtype)
                 outputs.append(g)
-                shapes.append(())
+                boxes.append(())
             else:
                 outputs.append(self._func_gradient(w))
-                shapes.append(self._func_shape(w))
+                boxes.append(self._func_box(w))
         if with_value:
             outputs.append(self.output)
-            shapes.append(self._func_shape(self.output))
-        return Pipeline(outputs, shapes=shapes)
+            boxes.append(self._func_box(self.output))
+        return Pipeline(outputs, boxes=boxes, auto_schedule=True)
 
     def _func_gradient(self, w: Func) -> Func:
+        """An output Func of its own holding w's adjoint: the adjoint itself is read beyond
+        w's region by other adjoints, which an output's box would not allow."""
+        out = Func(unique_name(f"{w.name}_grad"))
         got = self.adjoints.get(w)
-        if got is not None:
-            return got
-        zero = Func(unique_name(f"{w.name}_d"))
-        zero[w.args] = Const(0, w.dtype)
-        return zero
+        out[w.args] = got[w.args] if got is not None else Const(0, w.dtype)
+        return out
 
-    def _func_shape(self, w: Func) -> tuple[Expr, ...] | None:
-        """Extents of the region of `w` when it starts at 0 (so that no origin is needed)."""
+    def _func_box(self, w: Func) -> tuple[tuple[Expr, Expr], ...] | None:
+        """The region of `w` as (min, extent) pairs, when it is bounded."""
         box = self.regions.get(w)
-        if box is None or not all(isinstance(lo, Const) and lo.value == 0 for lo, _ in box):
+        if box is None or not all(bounded(b) for b in box):
             return None
-        if not all(bounded(b) for b in box):
-            return None
-        return tuple(to32(simplify(hi + c64(1))) for _, hi in box)
+        return tuple((to32(lo), to32(simplify(hi - lo + c64(1)))) for lo, hi in box)
 
 
 def _accumulates(value: Expr, own: Call, f: Func) -> bool:

@@ -15,6 +15,7 @@ from pipelines.expr import Call, Expr, ImageDim, Param, RVar, Var
 from pipelines.func import Definition, DefinitionError, Func, ImageParam
 from pipelines.mutator import walk
 
+Box = tuple[tuple[Expr, Expr], ...]
 RESERVED_NAMES = frozenset({"shape", "out", "origin", "threads"})
 
 
@@ -40,12 +41,19 @@ def calls_in(func: Func) -> Iterator[Call]:
 class Pipeline:
     """One or more output Funcs compiled or interpreted together: `Pipeline([out1, out2])`.
 
-    `shapes`, optional, gives each output a default size: its extents in Func argument order
-    as expressions of input sizes and Params (None for an output that has none), used when a
-    call passes neither `shape=` nor `out=`.
+    `boxes`, optional, gives each output a default box: a (min, extent) pair of expressions of
+    input sizes and Params per dimension, in Func argument order (None for an output that has
+    none), used for a call that passes neither `shape=` nor `out=`, or no `origin=`.
+    `auto_schedule` asks the compiler for its automatic schedule when it is given none
+    (instead of inlining everything into serial loops).
     """
 
-    def __init__(self, outputs: Func | Sequence[Func], shapes: Sequence[Sequence[Expr] | None] | None = None):
+    def __init__(
+        self,
+        outputs: Func | Sequence[Func],
+        boxes: Sequence[Sequence[tuple[Expr, Expr]] | None] | None = None,
+        auto_schedule: bool = False,
+    ):
         outs = [outputs] if isinstance(outputs, Func) else list(outputs)
         if not outs:
             raise ValueError("Pipeline needs at least one output Func")
@@ -57,28 +65,30 @@ class Pipeline:
         if len(set(map(id, outs))) != len(outs):
             raise ValueError("Pipeline lists the same output Func twice")
         self.outputs: tuple[Func, ...] = tuple(outs)
-        self.shapes: tuple[tuple[Expr, ...] | None, ...] = self._check_shapes(shapes)
+        self.auto_schedule = bool(auto_schedule)
+        self.boxes: tuple[Box | None, ...] = self._check_boxes(boxes)
         self.funcs: tuple[Func, ...] = self._realization_order()
         self.images: tuple[ImageParam, ...] = ()
         self.params: tuple[Param, ...] = ()
         self._collect_inputs()
 
-    def _check_shapes(self, shapes: Sequence[Sequence[Expr] | None] | None) -> tuple[tuple[Expr, ...] | None, ...]:
-        if shapes is None:
+    def _check_boxes(self, boxes: Sequence[Sequence[tuple[Expr, Expr]] | None] | None) -> tuple[Box | None, ...]:
+        if boxes is None:
             return (None,) * len(self.outputs)
-        if len(shapes) != len(self.outputs):
-            raise ValueError(f"Pipeline: {len(shapes)} shapes for {len(self.outputs)} outputs")
-        checked: list[tuple[Expr, ...] | None] = []
-        for f, shape in zip(self.outputs, shapes):
-            if shape is None:
+        if len(boxes) != len(self.outputs):
+            raise ValueError(f"Pipeline: {len(boxes)} boxes for {len(self.outputs)} outputs")
+        checked: list[Box | None] = []
+        for f, box in zip(self.outputs, boxes):
+            if box is None:
                 checked.append(None)
                 continue
-            extents = tuple(shape)
-            if len(extents) != f.ndim or not all(isinstance(e, Expr) and e.dtype.is_int for e in extents):
-                raise ValueError(f"Pipeline: shape of {f.name!r} must be {f.ndim} integer Exprs, got {shape!r}")
-            if any(isinstance(n, (Var, RVar, Call)) for e in extents for n in walk(e)):
-                raise ValueError(f"Pipeline: shape of {f.name!r} may use only input sizes, Params and constants")
-            checked.append(extents)
+            pairs = tuple((lo, extent) for lo, extent in box)
+            ends = [e for pair in pairs for e in pair]
+            if len(pairs) != f.ndim or not all(isinstance(e, Expr) and e.dtype.is_int for e in ends):
+                raise ValueError(f"Pipeline: box of {f.name!r} must be {f.ndim} (min, extent) pairs of integer Exprs")
+            if any(isinstance(n, (Var, RVar, Call)) for e in ends for n in walk(e)):
+                raise ValueError(f"Pipeline: box of {f.name!r} may use only input sizes, Params and constants")
+            checked.append(pairs)
         return tuple(checked)
 
     def _realization_order(self) -> tuple[Func, ...]:
@@ -119,8 +129,8 @@ class Pipeline:
                 for e in definition_exprs(d):
                     for n in walk(e):
                         self._note_input(n, images, params)
-        for shape in self.shapes:
-            for e in shape or ():
+        for box in self.boxes:
+            for e in (e for pair in box or () for e in pair):
                 for n in walk(e):
                     self._note_input(n, images, params)
         for name in (*images, *params):

@@ -14,11 +14,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from pipelines.bounds import Bounds, Interval, c64, to64, type_range, union
-from pipelines.expr import Call, Cast, Const, Expr, RVar
+from pipelines.expr import Call, Cast, Const, Div, Expr, Max, Min, RVar
 from pipelines.func import Definition, Func
 from pipelines.mutator import walk
 from pipelines.pipeline import Pipeline, definition_exprs
-from pipelines.simplify import simplify
+from pipelines.simplify import from_linear, linear, simplify
 from pipelines.types import int32
 
 Box = tuple[Interval, ...]
@@ -65,9 +65,21 @@ def bounded(interval: Interval) -> bool:
 
 
 def to32(e: Expr) -> Expr:
-    """An int64 bound as an int32 coordinate expression (the regions of int32 coordinates fit)."""
+    """An int64 bound as an int32 coordinate expression, rebuilt in int32 arithmetic where it
+    is made of widened int32 values (bounds inference sees through that; a narrowing cast
+    would give it the whole int32 range). Regions of int32 coordinates fit int32."""
+    e = simplify(e)
+    if e.dtype == int32:
+        return e
     if isinstance(e, Const):
         return Const(int(e.value), int32)
     if isinstance(e, Cast) and e.value.dtype == int32:
         return e.value
+    if isinstance(e, (Min, Max)):
+        return type(e)(to32(e.a), to32(e.b))
+    if isinstance(e, Div) and isinstance(e.b, Const):
+        return Div(to32(e.a), to32(e.b))
+    terms, constant = linear(e)
+    if len(terms) > 1 or constant or any(k != 1 for k in terms.values()):
+        return simplify(from_linear({to32(t): k for t, k in terms.items()}, constant, int32))
     return simplify(Cast(int32, e))

@@ -16,6 +16,7 @@ import pipelines as _pipelines
 from codegen.compile import CompiledPipeline, compile
 from pipelines import *  # noqa: F403 - the language is re-exported whole
 from pipelines import filters
+from pipelines.autodiff import GradientError, grad
 from pipelines.interpret import interpret
 from saline.io import load_image, save_image
 from scheduler.schedule import Schedule, ScheduleError
@@ -23,8 +24,10 @@ from scheduler.schedule import Schedule, ScheduleError
 __all__ = [
     *_pipelines.__all__,
     "CompiledPipeline",
+    "GradientError",
     "compile",
     "filters",
+    "grad",
     "interpret",
     "load_image",
     "save_image",

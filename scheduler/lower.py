@@ -19,6 +19,7 @@ from pipelines.func import Definition, Func
 from pipelines.mutator import substitute
 from pipelines.pipeline import Pipeline
 from pipelines.types import DType, int64
+from scheduler.auto import auto_schedule
 from scheduler.flatten import Layout, dense_layout, flatten_storage, passed_layout
 from scheduler.infer_bounds import buffer_symbol, infer_bounds
 from scheduler.inject import ROOT, inject, storage_vars
@@ -293,6 +294,8 @@ def lower(pipeline: Pipeline, schedule: Schedule | None = None, debug: int | Non
     """Run every pass of `PASSES` in order; print the loop nest after each when debug >= 2."""
     if debug is None:
         debug = int(os.environ.get("SALINE_DEBUG", "0") or 0)
+    if schedule is None and pipeline.auto_schedule:
+        schedule = auto_schedule(pipeline)
     state = Lowering(pipeline, schedule)
     previous = ""
     for name, run in PASSES:
