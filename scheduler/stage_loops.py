@@ -128,9 +128,11 @@ def plan_stage(
             base = Min(Mul(outer_v, factor), Sub(old.extent, factor))
         else:
             base = Mul(outer_v, factor)
-            if tail == "guard_with_if":
-                guards.append(LT(Add(base, inner_v), old.extent))
+        # The outer loop may take the split loop's own name (`split(x, x, xi, 8)`), so the new
+        # guard is added after the old loop's uses are rewritten, not rewritten with them.
         substitute_var(old.name, simplify(Add(Add(old.min, base), inner_v)))
+        if tail == "guard_with_if":
+            guards.append(LT(Add(base, inner_v), old.extent))
         key = old.rvar
         outer = Dim(d.outer, c64(0), count, rvar=None if key is None else key + (0,))
         inner = Dim(d.inner, c64(0), factor, rvar=None if key is None else key + (1,))
