@@ -265,8 +265,8 @@ class _Backward:
             incoming.scatters.append(self._scatter(f, ctx, call, value))
             return
         real = self.target_vars(g)
-        clamp_reads = self._needs_clamp(value)
         for sol in solutions:
+            clamp_reads = self._needs_clamp(value, list(sol.solved))
             incoming.gathers.append(self._gather(f, ctx, sol, value, temps, real, clamp_reads))
 
     def _gather(
@@ -387,9 +387,11 @@ class _Backward:
 
     # ------------------------------------------------------------ where reads need clamping
 
-    def _needs_clamp(self, e: Expr) -> bool:
+    def _needs_clamp(self, e: Expr, moving: Sequence[Expr] | None = None) -> bool:
+        """Whether evaluating `e` where the `moving` variables (None: any) leave the ranges the
+        forward pass gave them could read outside an input image."""
         for n in walk(e):
-            if isinstance(n, Call):
+            if isinstance(n, Call) and (moving is None or any(occurs(v, a) for v in moving for a in n.args)):
                 if isinstance(n.func, ImageParam):
                     if not all(clamped_to_image(n, i) for i in range(len(n.args))):
                         return True
@@ -485,7 +487,8 @@ class _Backward:
         plus what the update's shifted reads of unwritten points pass on."""
         d = f.definitions[k]
         p = f.args
-        clamp_reads = any(self._needs_clamp(c) for c in same) or any(self._needs_clamp(c) for c, _ in pulled)
+        moving = list(positions)
+        clamp_reads = any(self._needs_clamp(c, moving) for c in [*same, *(c for c, _ in pulled)])
         point = {v: p[i] for i, v in d.pure_vars}
 
         def at(expr: Expr, offset: dict[RVar, int]) -> tuple[Expr, list[Expr]]:
@@ -526,7 +529,7 @@ class _Backward:
             offset = shifts.get(leaf)
             if offset is None:
                 continue
-            clamp_reads = self._needs_clamp(c)
+            clamp_reads = self._needs_clamp(c, list(offset))
             exact = {rv: simplify(rv - offset.get(rv, 0)) for rv in d.rvars}
             values = {
                 rv: clamp(e, to32(rvar_interval(rv)[0]), to32(rvar_interval(rv)[1])) if clamp_reads else e

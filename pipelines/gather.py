@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pipelines.bounds import Interval, c64, to64
 from pipelines.expr import Const, Div, Expr, Max, Min, Var, eq
 from pipelines.mutator import substitute, walk
+from pipelines.regions import to32
 from pipelines.simplify import from_linear, linear, simplify
 
 _fresh = itertools.count()
@@ -60,9 +61,9 @@ class Solution:
 
 
 def within(e: Expr, interval: Interval) -> Expr:
-    """`lo <= e <= hi` for an int32 `e` and an int64 interval."""
-    wide = to64(e)
-    return simplify((interval[0] <= wide) & (wide <= interval[1]))
+    """`lo <= e <= hi` for an int32 `e` and an int64 interval, compared in int32 (coordinates
+    and their regions are int32, and int32 compares take half the vector lanes of int64)."""
+    return simplify((to32(interval[0]) <= e) & (e <= to32(interval[1])))
 
 
 def occurs(v: Expr, e: Expr) -> bool:

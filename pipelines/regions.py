@@ -71,8 +71,8 @@ def to32(e: Expr) -> Expr:
     e = simplify(e)
     if e.dtype == int32:
         return e
-    if isinstance(e, Const):
-        return Const(int(e.value), int32)
+    if isinstance(e, Const):  # beyond int32, a bound says nothing about an int32 coordinate
+        return Const(min(max(int(e.value), int(int32.min_value)), int(int32.max_value)), int32)
     if isinstance(e, Cast) and e.value.dtype == int32:
         return e.value
     if isinstance(e, (Min, Max)):
