@@ -36,6 +36,7 @@ from pipelines.func import Definition, Func, ImageParam, RDom, unique_name
 from pipelines.gather import Context, Solution, clamp_parts, occurs, solve, within
 from pipelines.mutator import Mutator, map_children, substitute, walk
 from pipelines.ops import clamp, minimum, select
+from pipelines.ops import min as min_
 from pipelines.pipeline import Pipeline, definition_exprs
 from pipelines.regions import Box, bounded, func_regions, rvar_interval, to32
 from pipelines.simplify import simplify
@@ -347,8 +348,11 @@ class _Backward:
         rdom = RDom([_rdom_bound(*free[v]) for v in others] + [(0, CHUNK)], name=f"{f.name}_r")
         column, chunk = Var(unique_name("xi")), Var(unique_name("chunk"))
         row = to32(ylo) + chunk * CHUNK + rdom.vars[-1]
-        to_parts: dict[Any, Any] = {**dict(zip(others, rdom.vars)), across: column, down: row}
-        term = substitute(substitute(term, to_parts), rename)
+        # The last chunk runs past the region: its rows are masked, and their reads clamped.
+        read_row = min_(row, to32(yhi)) if self._needs_clamp(term, [down]) else row
+        to_parts: dict[Any, Any] = {**dict(zip(others, rdom.vars)), across: column}
+        term = substitute(substitute(term, {**to_parts, down: read_row}), rename)
+        to_parts[down] = row
         inner = [substitute(substitute(g, to_parts), rename) for g in inner] + [to64(row) <= yhi]
         args = tuple(v for v in real if occurs(v, term) or any(occurs(v, g) for g in inner))
         partial = self._sum(f"{f.name}_partial", (column, *args, chunk), _guarded(inner, term))
@@ -452,15 +456,16 @@ class _Backward:
             )
         after, before = self._value_after(f, k), self._value_after(f, k - 1)
         swaps: dict[Any, Any] = {own: Call(before, where)}
-        shifts: dict[Expr, dict[RVar, int]] = {}
+        shifts: dict[Expr, _Read] = {}
         for read in reads:
             if read != own:
                 shifts[Call(after, read.args)] = _shift(read, d, label)
                 swaps[read] = Call(after, read.args)
         value = substitute(value, swaps)
-        scan = adjoint if not shifts else self._reverse_scan(f, k, adjoint, value, shifts, ctx)
+        scans = {leaf: read for leaf, read in shifts.items() if read.scan}
+        scan = adjoint if not scans else self._reverse_scan(f, k, adjoint, value, scans, ctx)
         same: list[Expr] = []
-        pulled: list[tuple[Expr, dict[RVar, int]]] = []
+        pulled: list[tuple[Expr, _Read]] = []
         others = []
         for leaf, c in backprop(value, scan[where]):
             if leaf == Call(before, where):
@@ -480,19 +485,21 @@ class _Backward:
         ctx: Context,
         positions: dict[RVar, int],
         same: list[Expr],
-        pulled: list[tuple[Expr, dict[RVar, int]]],
+        pulled: list[tuple[Expr, _Read]],
     ) -> Func:
         """The adjoint before an update that writes each point once: at a written point, what
         the update's read of the same point passes on; elsewhere the adjoint after the update
-        plus what the update's shifted reads of unwritten points pass on."""
+        plus what the update's other reads of unwritten points pass on."""
         d = f.definitions[k]
         p = f.args
         moving = list(positions)
         clamp_reads = any(self._needs_clamp(c, moving) for c in [*same, *(c for c, _ in pulled)])
         point = {v: p[i] for i, v in d.pure_vars}
 
-        def at(expr: Expr, offset: dict[RVar, int]) -> tuple[Expr, list[Expr]]:
-            """`expr` at the iteration r(p) - offset, and the conditions that it ran."""
+        def at(expr: Expr, read: _Read) -> tuple[Expr, list[Expr]]:
+            """`expr` at the iteration whose read `read` is the point p, and the conditions
+            that the iteration ran and that p is the point it reads."""
+            offset = dict(read.offset)
             exact: dict[Any, Any] = dict(point)
             values: dict[Any, Any] = dict(point)
             for rv, j in positions.items():
@@ -500,23 +507,25 @@ class _Backward:
                 lo, hi = rvar_interval(rv)
                 values[rv] = clamp(exact[rv], to32(lo), to32(hi)) if clamp_reads else exact[rv]
             ran = [within(exact[rv], rvar_interval(rv)) for rv in positions]
-            ran += [eq(p[j], a) for j, a in enumerate(d.args) if not isinstance(a, (Var, RVar))]
+            ran += [eq(p[j], a) for j, a in enumerate(read.args) if not isinstance(d.args[j], (Var, RVar))]
             ran += [substitute(q, exact) for q in d.predicates]
             return substitute(expr, values), ran
 
-        written_value, written = at(_total(same, f.dtype), {})
+        written_value, written = at(_total(same, f.dtype), _Read(tuple(d.args), (), False))
         kept = [adjoint[p]]
-        for c, offset in pulled:
-            term, ran = at(c, offset)
+        for c, read in pulled:
+            term, ran = at(c, read)
             kept.append(_guarded(ran, term))
         before = Func(unique_name(f"{f.name}_d{k - 1}"))
         cond = _all(written)
-        before[p] = _total(kept, f.dtype) if cond is None else select(cond, written_value, _total(kept, f.dtype))
+        # No condition: the update writes every point, and only its read of the same point
+        # reaches the value from before it.
+        before[p] = written_value if cond is None else select(cond, written_value, _total(kept, f.dtype))
         self.made.add(before)
         return before
 
     def _reverse_scan(
-        self, f: Func, k: int, adjoint: Func, value: Expr, shifts: dict[Expr, dict[RVar, int]], ctx: Context
+        self, f: Func, k: int, adjoint: Func, value: Expr, shifts: dict[Expr, _Read], ctx: Context
     ) -> Func:
         """The adjoint of the values a scan writes: its iterations run backwards, each pulling
         from the later iterations that read the point it wrote (an anti-causal scan)."""
@@ -526,9 +535,10 @@ class _Backward:
         self.made.add(scan)
         pulls = []
         for leaf, c in backprop(value, scan[d.args]):
-            offset = shifts.get(leaf)
-            if offset is None:
+            read = shifts.get(leaf)
+            if read is None:
                 continue
+            offset = dict(read.offset)
             clamp_reads = self._needs_clamp(c, list(offset))
             exact = {rv: simplify(rv - offset.get(rv, 0)) for rv in d.rvars}
             values = {
@@ -590,7 +600,8 @@ class _Backward:
         if with_value:
             outputs.append(self.output)
             boxes.append(self._func_box(self.output))
-        return Pipeline(outputs, boxes=boxes, auto_schedule=True)
+        forward = [*self.forward.images, *self.forward.params]
+        return Pipeline(outputs, boxes=boxes, auto_schedule=True, inputs=forward)
 
     def _func_gradient(self, w: Func) -> Func:
         """An output Func of its own holding w's adjoint: the adjoint itself is read beyond
@@ -639,27 +650,46 @@ def _write_positions(d: Definition) -> dict[RVar, int] | None:
     return positions
 
 
-def _shift(read: Call, d: Definition, label: str) -> dict[RVar, int]:
-    """The constant offset of a scan's read from the point the iteration writes; it must
-    point to an earlier iteration (the last RVar is the outermost loop)."""
+@dataclass(frozen=True)
+class _Read:
+    """How an update's read of its own Func relates to the point the iteration writes: a
+    constant `offset` along RVars, at `args`. It is a scan's read (of a point an earlier
+    iteration wrote) unless a constant coordinate differs from the written one (`elsewhere`:
+    a point this update never writes, holding the value from before it)."""
+
+    args: tuple[Expr, ...]
+    offset: tuple[tuple[RVar, int], ...]
+    elsewhere: bool
+
+    @property
+    def scan(self) -> bool:
+        return not self.elsewhere and bool(self.offset)
+
+
+def _shift(read: Call, d: Definition, label: str) -> _Read:
+    """Classify a self-read of an update that writes each point once (see `_Read`); a scan's
+    read must point to an earlier iteration (the last RVar is the outermost loop)."""
     offset: dict[RVar, int] = {}
+    elsewhere = False
     for j, (a, w) in enumerate(zip(read.args, d.args)):
         delta = simplify(a - w)
         if isinstance(w, RVar) and isinstance(delta, Const):
             if delta.value:
                 offset[w] = int(delta.value)
+        elif isinstance(w, Const) and isinstance(a, Const):
+            elsewhere = elsewhere or a.value != w.value
         elif not (isinstance(delta, Const) and delta.value == 0):
             raise GradientError(
                 f"{label}: reads {read.func.name!r} at coordinate {j} = {a}, not the written point plus a constant "
-                "offset along an RVar; its gradient is not supported"
+                "offset along an RVar, nor another constant; its gradient is not supported"
             )
     for rv in reversed(d.rvars):
         step = offset.get(rv, 0)
-        if step > 0:
+        if step > 0 and not elsewhere:
             raise GradientError(
                 f"{label}: reads {read.func.name!r} at a point a later iteration overwrites ({rv.name} + {step}); "
                 "its gradient is not supported"
             )
-        if step < 0:
+        if step:
             break
-    return offset
+    return _Read(tuple(read.args), tuple(offset.items()), elsewhere)

@@ -101,6 +101,11 @@ class RDom:
 
     def where(self, cond: Any) -> RDom:
         """Skip the points where `cond` (a bool Expr) is false. Returns the RDom."""
+        if isinstance(cond, bool):  # `r.x != 0` compares structure and gives a Python bool
+            raise TypeError(
+                f"RDom {self.name}.where got the Python bool {cond}, not a condition: == and != on "
+                "expressions compare their structure; use eq(a, b) and ne(a, b)"
+            )
         e = as_expr(cond, what=f"RDom {self.name}.where")
         if not e.dtype.is_bool:
             raise IRTypeError(f"RDom {self.name}.where needs a bool condition, got {e.dtype}")

@@ -44,6 +44,11 @@ def select(cond: Any, true_value: Any, false_value: Any, *more: Any) -> Expr:
         if len(more) % 2:
             raise TypeError("select takes (cond, value) pairs and one default value")
         false_value = select(false_value, more[0], more[1], *more[2:])
+    if isinstance(cond, bool):  # `a != b` compares structure and gives a Python bool
+        raise TypeError(
+            f"select got the Python bool {cond} as its condition: == and != on expressions compare "
+            "their structure; use eq(a, b) and ne(a, b)"
+        )
     c = as_expr(cond, what="select condition")
     if not c.dtype.is_bool:
         raise IRTypeError(f"select condition must be bool, got {c.dtype}")

@@ -45,7 +45,8 @@ class Pipeline:
     input sizes and Params per dimension, in Func argument order (None for an output that has
     none), used for a call that passes neither `shape=` nor `out=`, or no `origin=`.
     `auto_schedule` asks the compiler for its automatic schedule when it is given none
-    (instead of inlining everything into serial loops).
+    (instead of inlining everything into serial loops). `inputs` names inputs the call takes
+    even where no Func reads them (a gradient pipeline takes all of its forward pipeline's).
     """
 
     def __init__(
@@ -53,6 +54,7 @@ class Pipeline:
         outputs: Func | Sequence[Func],
         boxes: Sequence[Sequence[tuple[Expr, Expr]] | None] | None = None,
         auto_schedule: bool = False,
+        inputs: Sequence[ImageParam | Param] = (),
     ):
         outs = [outputs] if isinstance(outputs, Func) else list(outputs)
         if not outs:
@@ -70,7 +72,7 @@ class Pipeline:
         self.funcs: tuple[Func, ...] = self._realization_order()
         self.images: tuple[ImageParam, ...] = ()
         self.params: tuple[Param, ...] = ()
-        self._collect_inputs()
+        self._collect_inputs(inputs)
 
     def _check_boxes(self, boxes: Sequence[Sequence[tuple[Expr, Expr]] | None] | None) -> tuple[Box | None, ...]:
         if boxes is None:
@@ -121,9 +123,16 @@ class Pipeline:
                     stack.append((g, calls_in(g)))
         return tuple(order)
 
-    def _collect_inputs(self) -> None:
+    def _collect_inputs(self, extra: Sequence[ImageParam | Param]) -> None:
         images: dict[str, ImageParam] = {}
         params: dict[str, Param] = {}
+        for item in extra:
+            if isinstance(item, ImageParam):
+                self._note_input(ImageDim(item, 0, "min") if item.ndim else Call(item, ()), images, params)
+            elif isinstance(item, Param):
+                self._note_input(item, images, params)
+            else:
+                raise TypeError(f"Pipeline inputs must be ImageParams or Params, got {type(item).__name__}")
         for f in self.funcs:
             for d in f.definitions:
                 for e in definition_exprs(d):

@@ -44,6 +44,12 @@ def func_regions(outputs: Sequence[Func], boxes: Sequence[Box]) -> dict[Func, Bo
     regions: dict[Func, Box] = dict(zip(pipeline.outputs, boxes, strict=True))
     for f in reversed(pipeline.funcs):
         box = regions[f]
+        for d in f.updates:  # an update may read points of its Func that nothing else reads
+            bounds = Bounds(stage_scope(d, box))
+            for n in walk(d.value):
+                if isinstance(n, Call) and n.func is f:
+                    box = tuple(map(union, box, (bounds.interval(a) for a in n.args)))
+        regions[f] = box
         for d in f.definitions:
             bounds = Bounds(stage_scope(d, box))
             for e in definition_exprs(d):

@@ -168,6 +168,8 @@ class StageDrawer:
         return out
 
     def draw(self) -> None:
+        if not self.model.loops:  # a 0-dimensional pure stage has no loop to schedule
+            return
         for _ in range(self.ch.choice(DIRECTIVE_COUNTS)):
             kind = self.ch.choice(("split", "split", "tile", "reorder", "fuse"))
             getattr(self, kind)()

@@ -1,4 +1,5 @@
-"""Six small pipelines that random schedules are drawn for, each with its inputs.
+"""Eight small pipelines that random schedules are drawn for, each with its inputs: six forward
+pipelines and two backward ones (gradient pipelines made by `pipelines.autodiff.grad`).
 
 Each builder returns a `Case`: the pipeline, the call arguments (small images with odd sizes,
 37 x 29, so that split tails matter), the output shape(s), the float tolerance, and what a
@@ -19,19 +20,23 @@ import numpy as np
 from pipelines import (
     Func,
     ImageParam,
+    Param,
     Pipeline,
     RDom,
     Var,
     cast,
     clamp,
     float32,
+    float64,
     int16,
     int32,
     repeat_edge,
+    sum,
     uint8,
     uint16,
 )
 from pipelines import max as dsl_max
+from pipelines.autodiff import grad
 
 WIDTH, HEIGHT = 37, 29
 
@@ -191,6 +196,48 @@ def two_outputs() -> Case:
     return Case("two_outputs", Pipeline([out1, out2]), {"im": data}, shape, output_extents=extents)
 
 
+def conv_backward() -> Case:
+    """The gradient pipeline of sum((conv3x3(repeat_edge(im), w) - t)^2) with respect to the
+    image and the 3x3 weights, plus the loss: boundary folding, partial sums of a weight
+    gradient, three outputs of different ranks. Its sums carry their RVars: none is free."""
+    im, w, t = ImageParam(float64, 2, "im"), ImageParam(float64, 2, "w"), ImageParam(float64, 2, "t")
+    edge = repeat_edge(im)
+    k = RDom([(0, 3), (0, 3)], name="rk")
+    conv, loss = Func("conv"), Func("loss")
+    conv[x, y] = sum(edge[x + k.x - 1, y + k.y - 1] * w[k.x, k.y])
+    r = RDom([(0, im.width()), (0, im.height())], name="rl")
+    diff = conv[r.x, r.y] - t[r.x, r.y]
+    loss[()] = sum(diff * diff)
+    rng = _rng(7)
+    inputs = {"im": rng.random((HEIGHT, WIDTH)), "w": rng.random((3, 3)) - 0.5, "t": rng.random((HEIGHT, WIDTH))}
+    backward = grad(loss, [im, w], with_value=True)
+    d_im, d_w = backward.outputs[0].name, backward.outputs[1].name
+    extents = {d_im: {"x": WIDTH, "y": HEIGHT}, d_w: {"x": 3, "y": 3}}
+    shape = [(HEIGHT, WIDTH), (3, 3), ()]
+    return Case("conv_backward", backward, inputs, shape, 1e-5, output_extents=extents)
+
+
+def scan_backward() -> Case:
+    """The gradient pipeline of a causal scan along x of a downsampled, repeat_edge input,
+    scaled by a Param: an anti-causal scan (its RVar carries a dependency), a gather over
+    the downsampling's preimage, and a Param gradient (a sum over the image)."""
+    im, t = ImageParam(float64, 2, "im"), ImageParam(float64, 2, "t")
+    gain = Param(float64, "gain", 1.0)
+    edge = repeat_edge(im)
+    down, scan, loss = Func("down"), Func("scan"), Func("loss")
+    down[x, y] = (edge[2 * x, y] + edge[2 * x + 1, y]) * gain
+    scan[x, y] = down[x, y]
+    s = RDom([(1, im.width() / 2 - 1)], name="rs")
+    scan[s.x, y] = 0.5 * scan[s.x - 1, y] + scan[s.x, y]
+    r = RDom([(0, im.width() / 2), (0, im.height())], name="rl")
+    loss[()] = sum(scan[r.x, r.y] * t[r.x, r.y])
+    rng = _rng(8)
+    inputs = {"im": rng.random((HEIGHT, WIDTH)), "t": rng.random((HEIGHT, WIDTH // 2)), "gain": 0.8}
+    backward = grad(loss, [im, gain])
+    extents = {backward.outputs[0].name: {"x": WIDTH, "y": HEIGHT}}
+    return Case("scan_backward", backward, inputs, [(HEIGHT, WIDTH), ()], 1e-5, output_extents=extents)
+
+
 BUILDERS: dict[str, Callable[[], Case]] = {
     "pointwise": pointwise_chain,
     "blur": separable_blur,
@@ -198,6 +245,8 @@ BUILDERS: dict[str, Callable[[], Case]] = {
     "harris": harris,
     "histogram": histogram,
     "two_outputs": two_outputs,
+    "conv_backward": conv_backward,
+    "scan_backward": scan_backward,
 }
 
 
