@@ -24,6 +24,7 @@ from scheduler.flatten import Layout, dense_layout, flatten_storage, passed_layo
 from scheduler.infer_bounds import buffer_symbol, infer_bounds
 from scheduler.inject import ROOT, inject, storage_vars
 from scheduler.loopir import Allocate, Check, IfThenElse, LetStmt, Stmt, block, loop_nest_str
+from scheduler.prune_clamps import prune_clamps
 from scheduler.realize import Names, StageNest, build_stage_loops, inline_funcs, inline_lets, unique_names
 from scheduler.schedule import Bound, ComputeAt, Schedule, ScheduleError, StoreAt, StoreRoot, resolve_placement
 from scheduler.simplify import simplify
@@ -248,6 +249,15 @@ def simplify_all(state: Lowering) -> Lowering:
     return state
 
 
+def prune(state: Lowering) -> Lowering:
+    """Clamps that loop ranges and enclosing conditions decide are gone; tile-interior region
+    extents and trip counts are constants (scheduler.prune_clamps)."""
+    assert state.body is not None
+    pruned = prune_clamps(state.body, state.lets)
+    state.body = simplify(pruned) if pruned is not state.body else pruned
+    return state
+
+
 def specialize_dense(state: Lowering) -> Lowering:
     """Two versions of the loop nest: one for the common case where every passed array has unit
     stride in dimension 0 (the stride becomes the constant 1, so inner loops can use SIMD), and
@@ -286,6 +296,7 @@ PASSES: list[tuple[str, Callable[[Lowering], Lowering]]] = [
     ("inject compute_at", inject_compute_at),
     ("flatten storage", flatten),
     ("simplify", simplify_all),
+    ("prune clamps", prune),
     ("specialize dense", specialize_dense),
 ]
 
