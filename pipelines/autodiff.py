@@ -32,7 +32,7 @@ from typing import Any
 from pipelines.bounds import Bounds, Interval, c64, to64
 from pipelines.derivative import backprop
 from pipelines.expr import Add, Call, Const, Expr, Max, Min, Param, RVar, Sub, Var, as_expr, eq, ne
-from pipelines.func import Definition, Func, ImageParam, RDom, unique_name
+from pipelines.func import Definition, Func, ImageParam, RDom
 from pipelines.gather import Context, Solution, clamp_parts, occurs, solve, within
 from pipelines.mutator import Mutator, map_children, substitute, walk
 from pipelines.ops import clamp, minimum, select
@@ -194,6 +194,9 @@ class _Backward:
         self.totals: dict[Func, bool] = {}
         self.made: set[Func] = set()
         self.image_vars: dict[ImageParam, tuple[Var, ...]] = {}
+        # Names are unique within this gradient pipeline and the same on every call, so that
+        # schedules can name the adjoints: `conv_d`, `im_d`, ...
+        self.names = {f.name for f in self.forward.funcs}
         self._seed(adjoint)
         for f in reversed(self.forward.funcs):
             if f.dtype.is_float:
@@ -224,12 +227,20 @@ class _Backward:
     def _collect(self, target: Target, args: tuple[Var, ...], name: str) -> Func:
         """The adjoint Func of `target` from everything sent to it."""
         got = self.incoming.get(target, _Incoming())
-        a = Func(unique_name(name))
+        a = Func(self._name(name))
         a[args] = _total(got.gathers, target.dtype)
         for where, value in got.scatters:
             a[where] = a[where] + value
         self.made.add(a)
         return a
+
+    def _name(self, prefix: str) -> str:
+        name, n = prefix, 0
+        while name in self.names:
+            n += 1
+            name = f"{prefix}_{n}"
+        self.names.add(name)
+        return name
 
     def _context(self, f: Func, d: Definition) -> Context:
         box = self.regions[f]
@@ -346,7 +357,8 @@ class _Backward:
         (xlo, xhi), (ylo, yhi) = free[across], free[down]
         others = [v for v in free if v not in (across, down)]
         rdom = RDom([_rdom_bound(*free[v]) for v in others] + [(0, CHUNK)], name=f"{f.name}_r")
-        column, chunk = Var(unique_name("xi")), Var(unique_name("chunk"))
+        taken = {v.name for v in real}
+        column, chunk = (Var(next(n for n in (base, f"{base}_") if n not in taken)) for base in ("xi", "chunk"))
         row = to32(ylo) + chunk * CHUNK + rdom.vars[-1]
         # The last chunk runs past the region: its rows are masked, and their reads clamped.
         read_row = min_(row, to32(yhi)) if self._needs_clamp(term, [down]) else row
@@ -363,7 +375,7 @@ class _Backward:
 
     def _sum(self, name: str, args: tuple[Var, ...], value: Expr) -> Func:
         """`name(args) = 0; name(args) += value` over the RDom of `value`."""
-        h = Func(unique_name(name))
+        h = Func(self._name(name))
         h[args] = Const(0, value.dtype)
         h[args] = h[args] + value
         self.made.add(h)
@@ -422,7 +434,7 @@ class _Backward:
             return f
         key = (f, stage)
         if key not in self.values:
-            copy = Func(unique_name(f"{f.name}_s{stage}"))
+            copy = Func(self._name(f"{f.name}_s{stage}"))
             swap = _SelfCalls(f, copy)
             copy.definitions = [
                 Definition(d.args, swap.visit(d.value), d.rvars, tuple(swap.visit(p) for p in d.predicates))
@@ -516,7 +528,7 @@ class _Backward:
         for c, read in pulled:
             term, ran = at(c, read)
             kept.append(_guarded(ran, term))
-        before = Func(unique_name(f"{f.name}_d{k - 1}"))
+        before = Func(self._name(f"{f.name}_d{k - 1}"))
         cond = _all(written)
         # No condition: the update writes every point, and only its read of the same point
         # reaches the value from before it.
@@ -530,7 +542,7 @@ class _Backward:
         """The adjoint of the values a scan writes: its iterations run backwards, each pulling
         from the later iterations that read the point it wrote (an anti-causal scan)."""
         d = f.definitions[k]
-        scan = Func(unique_name(f"{f.name}_d{k}_scan"))
+        scan = Func(self._name(f"{f.name}_d{k}_scan"))
         scan[f.args] = adjoint[f.args]
         self.made.add(scan)
         pulls = []
@@ -575,7 +587,7 @@ class _Backward:
         p = f.args
         written = _all([eq(p[j], a) for j, a in enumerate(d.args) if not isinstance(a, Var)])
         kept = select(eq(before[p], after[p]), adjoint[p], Const(0, f.dtype))
-        result = Func(unique_name(f"{f.name}_d{k - 1}"))
+        result = Func(self._name(f"{f.name}_d{k - 1}"))
         result[p] = kept if written is None else select(written, kept, adjoint[p])
         self.made.add(result)
         return result
@@ -590,7 +602,7 @@ class _Backward:
                 outputs.append(self._collect(w, self.target_vars(w), f"{w.name}_d"))
                 boxes.append(tuple((w.dim(i).min(), w.dim(i).extent()) for i in range(w.ndim)))
             elif isinstance(w, Param):
-                g = Func(unique_name(f"{w.name}_d"))
+                g = Func(self._name(f"{w.name}_d"))
                 g[()] = _total(self.param_terms.get(w.name, []), w.dtype)
                 outputs.append(g)
                 boxes.append(())
@@ -606,7 +618,7 @@ class _Backward:
     def _func_gradient(self, w: Func) -> Func:
         """An output Func of its own holding w's adjoint: the adjoint itself is read beyond
         w's region by other adjoints, which an output's box would not allow."""
-        out = Func(unique_name(f"{w.name}_grad"))
+        out = Func(self._name(f"{w.name}_grad"))
         got = self.adjoints.get(w)
         out[w.args] = got[w.args] if got is not None else Const(0, w.dtype)
         return out
