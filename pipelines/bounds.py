@@ -32,6 +32,7 @@ from pipelines.expr import (
     Sub,
     Var,
 )
+from pipelines.mutator import walk
 from pipelines.simplify import simplify, simplify_top
 from pipelines.types import DType, int64
 
@@ -58,6 +59,11 @@ def smax(a: Expr, b: Expr) -> Expr:
 
 def union(a: Interval, b: Interval) -> Interval:
     return smin(a[0], b[0]), smax(a[1], b[1])
+
+
+def _invariant(e: Expr) -> bool:
+    """No variable and no read in `e`: one value for the whole call."""
+    return not any(isinstance(n, (Var, RVar, Call)) for n in walk(e))
 
 
 def type_range(dtype: DType) -> Interval:
@@ -174,6 +180,9 @@ class Bounds:
         if t.bits >= 64 and t.is_int and v.dtype.is_int:
             return self._interval(v)
         if not v.dtype.is_int and not v.dtype.is_bool:
+            if _invariant(v):  # a value of Params and sizes alone: itself is its bound
+                point = to64(Cast(t, v))
+                return point, point
             return type_range(t)  # float to int saturates into the type
         lo, hi = self._interval(v)
         if v.dtype.is_bool:

@@ -30,7 +30,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from codegen.compile import compile
-from pipelines import Func, ImageParam, Pipeline, Var, cast, clamp, float32, int32, repeat_edge, select
+from pipelines import Func, ImageParam, Param, Pipeline, Var, cast, clamp, float32, int32, repeat_edge, select
 from pipelines import abs as dsl_abs
 from pipelines import max as dsl_max
 from pipelines import min as dsl_min
@@ -433,3 +433,13 @@ def test_round_up_computes_into_storage_that_holds_the_extra_points(scenario):
 def test_compute_at_region_holds_the_updates_writes():
     result = run_isolated("histogram_at_tile")
     assert result.returncode == 0 and "MATCH" in result.stdout.split(), result.stdout + result.stderr[-2000:]
+
+
+def test_float_to_int_cast_of_params_alone_is_its_own_bound():
+    """Regression (the bilateral grid's z extent, cast(int32, 1 / r_sigma)): a cast with no
+    variable and no read is one value for the whole call, not the type's whole range."""
+    from_param = cast(int32, 1.0 / Param(float32, "r_sigma", 0.1))
+    lo, hi = Bounds({}).interval(from_param)
+    assert lo == hi and not isinstance(lo, Const)
+    data = cast(int32, ImageParam(float32, 1, "im")[0])
+    assert Bounds({}).interval(data) == (c64(-(2**31)), c64(2**31 - 1))

@@ -1,0 +1,204 @@
+"""Hand schedules of the standard filters, after Halide's published manual schedules.
+
+`hand_schedule(f)` returns a fresh Schedule for the Filter `f` (by `f.name`), naming its Funcs
+and loop variables by name. Each follows the CPU schedule of the Halide app it comes from
+(tiles or row strips in parallel, the innermost dimension vectorized by 8 floats, stencil
+producers computed inside the strips), adapted where Saline lacks a directive:
+
+- no sliding window or storage folding: where Halide stores a producer per strip and computes
+  it per row (`store_at(out, yo).compute_at(out, yi)`), it is computed per strip
+  (`compute_at(out, yo)`), which costs a halo of a few rows per strip instead of a recompute
+  of every row's window;
+- no `clone_in`, `compute_with`, `reorder_storage`: left out.
+
+A filter without an entry gets an empty schedule (the default: inline all, outputs at root).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from pipelines.filters import Filter
+from scheduler.schedule import Schedule
+
+VECTOR = 8  # float32 lanes of an AVX2 register
+STRIP = 32  # rows per parallel strip
+
+
+def _strips(s: Schedule, name: str, rows: int = STRIP, channels: bool = True) -> None:
+    """Rows of `name` in parallel strips, x vectorized; channels (when the Func has a `c`)
+    inside each strip, so producers computed per strip serve all channels."""
+    stage = s[name]
+    if channels:
+        stage.reorder("x", "c", "y")
+    stage.split("y", "yo", "yi", rows).parallel("yo").vectorize("x", VECTOR)
+
+
+def _root_rows(s: Schedule, name: str, rows: int = STRIP) -> None:
+    """Halide's `compute_root().parallel(y, rows).vectorize(x, 8)`."""
+    s[name].compute_root().split("y", "yo", "yi", rows).parallel("yo").vectorize("x", VECTOR)
+
+
+def _pointwise(f: Filter) -> Schedule:
+    s = Schedule()
+    _strips(s, f.output.name, channels=False)
+    return s
+
+
+def _box_blur(f: Filter) -> Schedule:
+    s = Schedule()
+    _strips(s, "blur_y")
+    s["blur_x"].compute_at("blur_y", "yo").vectorize("x", VECTOR)
+    return s
+
+
+def _gaussian(f: Filter) -> Schedule:
+    # blur_y's reduction is an update stage, whose loops no producer can be computed inside:
+    # blur_x at root, both stages of each in parallel rows with the taps loop outside x. RDom
+    # names are made unique per process, so the taps' RVar is looked up, not spelled.
+    funcs = {g.name: g for g in f.pipeline.funcs}
+    s = Schedule()
+    for name in ("blur_x", "blur_y"):
+        taps = funcs[name].updates[0].rvars[0].name
+        s[name].compute_root().split("y", "yo", "yi", STRIP).parallel("yo").vectorize("x", VECTOR)
+        update = s[name].update(0).reorder("x", taps, "y", "c")
+        update.split("y", "yo", "yi", STRIP).parallel("yo").vectorize("x", VECTOR)
+    return s
+
+
+def _unsharp(f: Filter) -> Schedule:
+    # Halide's apps/unsharp: grey and the x blur per strip of the output, the rest inlined
+    s = Schedule()
+    _strips(s, "unsharp")
+    s["ratio"].compute_at("unsharp", "yi").vectorize("x", VECTOR)
+    for name in ("grey", "blur_y", "blur_x"):
+        s[name].compute_at("unsharp", "yo").vectorize("x", VECTOR)
+    return s
+
+
+def _sobel(f: Filter) -> Schedule:
+    s = Schedule()
+    _strips(s, "sobel")
+    s["magnitude"].compute_at("sobel", "yi").vectorize("x", VECTOR)
+    s["grey"].compute_at("sobel", "yo").vectorize("x", VECTOR)
+    return s
+
+
+def _harris(f: Filter) -> Schedule:
+    # Halide: output.split(y, y, yi, 32).parallel(y).vectorize(x, 8); Ix, Iy stored per strip
+    # and computed per row (sliding); here per strip. The response row serves all channels.
+    s = Schedule()
+    _strips(s, "harris")
+    s["response"].compute_at("harris", "yi").vectorize("x", VECTOR)
+    for name in ("Ix", "Iy"):
+        s[name].compute_at("harris", "yo").vectorize("x", VECTOR)
+    return s
+
+
+def _median(f: Filter) -> Schedule:
+    s = Schedule()
+    _strips(s, "median")
+    for name in ("col_low", "col_mid", "col_high"):
+        s[name].compute_at("median", "yo").vectorize("x", VECTOR)
+    return s
+
+
+def _equalize(f: Filter) -> Schedule:
+    # the histogram is a serial scatter; the table is 256 entries; the remap is pointwise
+    s = Schedule()
+    for name in ("hist", "cdf", "cdf_min", "lut"):
+        s[name].compute_root()
+    _strips(s, "equalize")
+    return s
+
+
+def _resize(f: Filter) -> Schedule:
+    s = Schedule()
+    _strips(s, f.output.name)
+    s["resize_x"].compute_at(f.output.name, "yo").vectorize("x", VECTOR)
+    return s
+
+
+def _bilateral_grid(f: Filter) -> Schedule:
+    # Halide: blurz at blurx's y, blurx root parallel in y, blury per strip of 8 output rows,
+    # the output parallel(y, 8). The histogram is a serial scatter here (see the filter).
+    s = Schedule()
+    s["histogram"].compute_root()
+    s["blurx"].compute_root().reorder("x", "c", "z", "y").parallel("y").vectorize("x", VECTOR).unroll("c")
+    s["blurz"].compute_at("blurx", "y").reorder("x", "c", "z", "y").vectorize("x", VECTOR).unroll("c")
+    s["bilateral_grid"].reorder("x", "c", "y").split("y", "yo", "yi", 8).parallel("yo").vectorize("x", VECTOR)
+    s["blury"].compute_at("bilateral_grid", "yo").vectorize("x", VECTOR)
+    return s
+
+
+def _local_laplacian(f: Filter) -> Schedule:
+    # Halide: remap root; output in 64-row strips; gray and levels 1-4 root, parallel rows
+    # (the processed pyramid over its k too); output pyramid levels per strip; levels 5+ root.
+    names = {g.name for g in f.pipeline.funcs}
+    out = f.output.name
+    s = Schedule()
+    s["remap"].compute_root()
+    s[out].reorder("x", "c", "y").split("y", "yo", "yi", 64).parallel("yo").vectorize("x", VECTOR)
+    _root_rows(s, "gray")
+    for j in range(1, 8):
+        g, in_g = f"gPyr_{j}", f"inGPyr_{j}"
+        out_g = f"outGPyr_{j}" if f"outGPyr_{j}" in names else f"outLPyr_{j}"
+        if j < 5:
+            _root_rows(s, in_g)
+            s[g].compute_root().reorder("x", "y", "k").split("y", "yo", "yi", 8).parallel("yo").vectorize("x", VECTOR)
+            s[out_g].compute_at(out, "yo").vectorize("x", VECTOR)
+        else:
+            s[in_g].compute_root()
+            s[g].compute_root().parallel("k")
+            s[out_g].compute_root()
+    s["outGPyr_0"].compute_at(out, "yi").vectorize("x", VECTOR)
+    return s
+
+
+def _interpolate(f: Filter) -> Schedule:
+    # Halide: downsampled levels root, in 8-row strips, parallel; the output in 32-row strips,
+    # x split by the vector width with the channels inside; interpolated levels per strip.
+    names = {g.name for g in f.pipeline.funcs}
+    levels = sum(1 for n in names if n.startswith("downsampled_"))
+    out = f.output.name
+    s = Schedule()
+    for level in range(1, levels - 1):
+        s[f"downsampled_{level}"].compute_root().reorder("x", "c", "y").split("y", "yo", "yi", 8).parallel(
+            "yo"
+        ).vectorize("x", VECTOR)
+    s[out].split("x", "xo", "xi", VECTOR).split("y", "yo", "yi", STRIP).reorder("xi", "c", "xo", "yi", "yo")
+    s[out].unroll("c").vectorize("xi").parallel("yo")
+    for level in range(1, levels):
+        name = f"interpolated_{level}" if level < levels - 1 else f"downsampled_{level}"
+        s[name].compute_at(out, "yo").vectorize("x", VECTOR)
+    return s
+
+
+HAND_SCHEDULES: dict[str, Callable[[Filter], Schedule]] = {
+    "box_blur": _box_blur,
+    "gaussian_blur": _gaussian,
+    "unsharp_mask": _unsharp,
+    "sobel": _sobel,
+    "brightness_contrast_gamma": _pointwise,
+    "harris": _harris,
+    "median3x3": _median,
+    "equalize_histogram": _equalize,
+    "resize_bilinear": _resize,
+    "resize_bicubic": _resize,
+    "colour_matrix": _pointwise,
+    "bilateral_grid": _bilateral_grid,
+    "local_laplacian": _local_laplacian,
+    "interpolate": _interpolate,
+}
+"""Schedule builders by filter name."""
+
+
+def hand_schedule(f: Filter) -> Schedule:
+    """The hand schedule of the standard filter `f`, after Halide's manual schedule of the
+    same app (module docstring); an empty Schedule (the default) for a filter without one.
+
+        f = FILTERS["harris"]()
+        fast = compile(f.pipeline, hand_schedule(f), threads=2)
+    """
+    builder = HAND_SCHEDULES.get(f.name)
+    return builder(f) if builder is not None else Schedule()
