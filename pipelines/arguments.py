@@ -21,10 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from pipelines.expr import Const, ImageDim, Param
+from pipelines.evaluate import Frame, evaluate_many
+from pipelines.expr import Param
 from pipelines.func import Func
-from pipelines.mutator import substitute
-from pipelines.simplify import simplify
 from pipelines.types import DType, int32
 
 Scalar = int | float | bool
@@ -182,6 +181,18 @@ def _int_tuple(value: Any, what: str, who: str) -> tuple[int, ...]:
     return tuple(int(v) for v in value)
 
 
+@dataclass
+class _Inputs:
+    """The bound inputs as the evaluator's context: box expressions read no Func."""
+
+    who: str
+    images: dict[str, np.ndarray]
+    params: dict[str, Scalar]
+
+    def read_func(self, func: Any, coords: tuple[np.ndarray, ...]) -> np.ndarray:
+        raise ValueError(f"{self.who}: an output box may not read Func {func.name!r}")
+
+
 def _default_boxes(
     pipeline: Any, images: dict[str, np.ndarray], params: dict[str, Scalar], who: str
 ) -> list[tuple[tuple[int, int], ...]] | None:
@@ -189,20 +200,11 @@ def _default_boxes(
     boxes = getattr(pipeline, "boxes", None)
     if not boxes or any(b is None for b in boxes):
         return None
-    known: dict[Any, Any] = {}
-    for im in pipeline.images:
-        array = images[im.name]
-        for i in range(im.ndim):
-            known[ImageDim(im, i, "extent")] = Const(array.shape[im.ndim - 1 - i], int32)
-            known[ImageDim(im, i, "min")] = Const(0, int32)
-    for p in pipeline.params:
-        known[p] = Const(params[p.name], p.dtype)
+    frame = Frame(_Inputs(who, images, params), {})
     found = []
     for f, box in zip(pipeline.outputs, boxes):
-        values = [simplify(substitute(e, known)) for pair in box for e in pair]
-        if not all(isinstance(v, Const) for v in values):
-            raise TypeError(f"{who}: the box of output {f.name!r} is not known from the inputs; pass shape=")
-        ints = [int(v.value) for v in values]
+        values = evaluate_many([e for pair in box for e in pair], frame)
+        ints = [int(v) for v in values]
         found.append(tuple((ints[2 * i], max(ints[2 * i + 1], 0)) for i in range(f.ndim)))
     return found
 
