@@ -15,6 +15,13 @@ runs the compiler (not even `--version`): each word of the compiler command (`SA
 mtime; other words contribute their text. A package upgrade replaces the driver binary, which changes size
 or mtime. Where that file says nothing about the compiler behind it (a wrapper such as `ccache gcc` or a
 script), set `SALINE_CC_ID` to a string that names the real compiler: it replaces the computed identity.
+
+Sanitizers: `SALINE_SANITIZE=address,undefined` (either or both) builds generated code with
+`-fsanitize=...`, `-fno-omit-frame-pointer` and `-fno-sanitize-recover=all`, so any report aborts the
+process. The flags are part of the cache key, so sanitized and plain libraries never mix. AddressSanitizer
+must be the first library in the process: run Python as
+`LD_PRELOAD=$(gcc -print-file-name=libasan.so) ASAN_OPTIONS=detect_leaks=0 python ...`; when it is
+not loaded, `load_library` raises `SanitizerError` saying so instead of failing in dlopen.
 """
 
 from __future__ import annotations
@@ -36,7 +43,16 @@ import cffi
 from codegen import cache
 from codegen.cache import cache_dir
 
-__all__ = ["BuildError", "build_count", "cache_dir", "compile_flags", "csrc_dir", "load_library"]
+__all__ = [
+    "BuildError",
+    "SanitizerError",
+    "build_count",
+    "cache_dir",
+    "compile_flags",
+    "csrc_dir",
+    "load_library",
+    "sanitizers",
+]
 
 # Never -ffast-math: linking it sets flush-to-zero for the whole Python process. -ffp-contract=off keeps
 # results bit-identical to the reference (no fused multiply-add unless written).
@@ -51,6 +67,8 @@ BASE_FLAGS = (
     "-ffp-contract=off",
     "-std=gnu11",
 )
+SANITIZERS = ("address", "undefined")
+SANITIZER_FLAGS = ("-fno-omit-frame-pointer", "-fno-sanitize-recover=all")
 KEY_FORMAT = b"saline-build-1"  # bump when the layout of the key or of an entry changes
 STDERR_LINES = 40
 
@@ -64,14 +82,53 @@ class BuildError(RuntimeError):
     """The C compiler failed; the message holds the start of its stderr and the path of the kept source."""
 
 
+class SanitizerError(RuntimeError):
+    """SALINE_SANITIZE names an unknown sanitizer, or asks for one whose runtime is not loaded."""
+
+
+def sanitizers() -> tuple[str, ...]:
+    """The sanitizers SALINE_SANITIZE asks for (comma-separated names of `SANITIZERS`), in that order."""
+    raw = os.environ.get("SALINE_SANITIZE", "")
+    names = {n.strip() for n in raw.split(",") if n.strip()}
+    unknown = sorted(names - set(SANITIZERS))
+    if unknown:
+        raise SanitizerError(
+            f"SALINE_SANITIZE={raw!r}: unknown sanitizer {unknown[0]!r}; expected a comma-separated subset of "
+            + ", ".join(SANITIZERS)
+        )
+    return tuple(n for n in SANITIZERS if n in names)
+
+
+def asan_loaded() -> bool:
+    """Whether AddressSanitizer's runtime is mapped into this process."""
+    try:
+        with open("/proc/self/maps") as f:
+            return any("libasan" in line for line in f)
+    except OSError:
+        return False
+
+
+def _sanitizer_flags() -> list[str]:
+    chosen = sanitizers()
+    if not chosen:
+        return []
+    if "address" in chosen and not asan_loaded():
+        raise SanitizerError(
+            "SALINE_SANITIZE includes address, but AddressSanitizer's runtime is not loaded in this process; "
+            "it must come first: run LD_PRELOAD=$(gcc -print-file-name=libasan.so) ASAN_OPTIONS=detect_leaks=0 "
+            "python ... (Debian: apt-get install gcc, which brings libasan8 and libubsan1)"
+        )
+    return [f"-fsanitize={','.join(chosen)}", *SANITIZER_FLAGS]
+
+
 def csrc_dir() -> Path:
     """The repository's `csrc/` folder, which holds the headers generated code includes."""
     return Path(__file__).resolve().parent.parent / "csrc"
 
 
 def compile_flags() -> list[str]:
-    """The flags every library is built with, `-I<csrc>` last."""
-    return [*BASE_FLAGS, f"-I{csrc_dir()}"]
+    """The flags every library is built with (sanitizers from SALINE_SANITIZE included), `-I<csrc>` last."""
+    return [*BASE_FLAGS, *_sanitizer_flags(), f"-I{csrc_dir()}"]
 
 
 def build_count() -> int:
@@ -124,8 +181,18 @@ def _open(ffi: cffi.FFI, source: str, flags: list[str], stem: str) -> Any:
 
 
 def _build(source: str, flags: list[str], stem: str) -> Path:
-    global _builds
     directory = cache.writable_dir()
+    try:
+        return _build_in(directory, source, flags, stem)
+    except (OSError, BuildError):
+        if directory.is_dir() and os.access(directory, os.W_OK | os.X_OK):
+            raise  # the directory is fine: a real failure
+        # The cache directory was removed (or made read-only) while the compiler ran: build again elsewhere.
+        return _build_in(cache.fall_back(directory, "disappeared during a build"), source, flags, stem)
+
+
+def _build_in(directory: Path, source: str, flags: list[str], stem: str) -> Path:
+    global _builds
     kept = cache.keep_source(directory, stem, source)
     built = cache.temp_path(directory, stem, ".so")
     command = [*compiler_command(), *flags, "-o", str(built), str(kept)]

@@ -12,7 +12,8 @@ What holds: only complete files are ever renamed into place (`os.replace` of a u
 the same directory), so concurrent builders of one key each install a whole library and the last rename
 wins. An entry is trusted only when the .so hashes to its sidecar; anything else (truncated, missing
 sidecar, a half-finished pair from a crash) reads as "not cached" and is rebuilt. When the cache directory
-cannot be written, builds go to a per-process temporary directory and one warning is emitted.
+cannot be written, or disappears while a library is being built into it, builds go to a per-process
+temporary directory and one warning is emitted.
 """
 
 from __future__ import annotations
@@ -89,15 +90,19 @@ def writable_dir() -> Path:
         os.unlink(probe)
         return primary
     except OSError as e:
-        reason = e
+        return fall_back(primary, f"is not writable ({e})")
+
+
+def fall_back(primary: Path, why: str) -> Path:
+    """The per-process temporary build directory, with one warning per `primary` saying `why`."""
     fallback = _fallback_dir()
     if primary not in _warned:
         _warned.add(primary)
         warnings.warn(
-            f"saline: cache directory {primary} is not writable ({reason}); building into {fallback} "
+            f"saline: cache directory {primary} {why}; building into {fallback} "
             "for this process only (set SALINE_CACHE_DIR to a writable directory to keep builds)",
             RuntimeWarning,
-            stacklevel=5,  # the caller of load_library
+            stacklevel=6,  # the caller of load_library
         )
     return fallback
 

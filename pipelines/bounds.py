@@ -3,9 +3,10 @@
 After `Bounds(scope).interval(e)`: a pair (lo, hi) of simplified int64 Exprs such that, for
 every assignment of the variables within their intervals in `scope` (variables not in scope are
 single points), the value of `e` lies in [lo, hi], provided no integer operation of `e` wraps.
-That proviso is made checkable: every int32 (or narrower) add, subtract, multiply and negation
-met on the way leaves an *obligation* (lo, hi, dtype) that the caller turns into a run-time
-check, so a wrapped index can never escape its computed bounds. Data-dependent values (reads of
+That proviso is made checkable: every int32 add, subtract, multiply and negation met on the way
+leaves an *obligation* (lo, hi, dtype) that the caller turns into a run-time check, so a wrapped
+index can never escape its computed bounds; narrower and unsigned arithmetic, which wraps by the
+language's rules, is bounded by its type's range where it may wrap. Data-dependent values (reads of
 images or Funcs, float-to-int casts) take the whole range of their type.
 """
 
@@ -86,8 +87,8 @@ class Bounds:
     def _oblige(self, lo: Expr, hi: Expr, dtype: DType, *operands: Interval) -> Interval:
         """The interval of a wrapping operation: exact where it provably does not wrap,
         the whole type where it provably may (a constant interval past the type, or an
-        operand already spanning its type, such as a data-dependent read), and otherwise
-        exact under an obligation checked at run time."""
+        operand already spanning its type, such as a data-dependent read) or where the type
+        is not int32, and otherwise exact under an obligation checked at run time."""
         lo, hi = simplify(lo), simplify(hi)
         if dtype.bits >= 64:
             return lo, hi
@@ -97,6 +98,11 @@ class Bounds:
                 return lo, hi
             return tmin, tmax
         if any(op == (tmin, tmax) for op in operands):
+            return tmin, tmax
+        if not (dtype.is_signed and dtype.bits == 32):
+            # Narrower and unsigned arithmetic wraps by the language's rules, and programs
+            # rely on it (`uint8(p + 255)`): its whole type bounds it. Only int32, the type of
+            # coordinates, is held to not wrapping.
             return tmin, tmax
         self.obligations.append((lo, hi, dtype))
         return lo, hi

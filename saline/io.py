@@ -48,6 +48,8 @@ def _open(path: Path) -> Image.Image:
         img.load()  # Image.open is lazy: truncated or corrupt data only shows up here
     except UnidentifiedImageError:
         raise ValueError(f"{path}: not an image file Pillow can read") from None
+    except Image.DecompressionBombError as err:  # not an OSError: a header claiming billions of pixels
+        raise ValueError(f"{path}: image too large to decode safely: {err}") from None
     except PermissionError:
         raise PermissionError(f"{path}: permission denied") from None
     except (OSError, SyntaxError, ValueError) as err:
@@ -104,7 +106,7 @@ def load_image(path: str | os.PathLike, dtype: Any = np.float32, *, alpha: bool 
     `dtype` (a Saline or numpy dtype): float32/float64 scale to [0, 1]; uint8 keeps 0..255
     (16-bit files are rounded down to 8 bits); uint16 keeps 16-bit values (8-bit ones are
     multiplied by 257). Raises FileNotFoundError or ValueError naming the file when it is
-    missing, not an image, truncated or corrupt.
+    missing, not an image, truncated, corrupt or (by its header) too large to decode safely.
 
         img = load_image("images/coffee.png")       # (3, 400, 600) float32
         img[0, 10, 20]                              # red at row y=10, column x=20
