@@ -1,7 +1,8 @@
 """The `saline` command line: run, list, inspect and demonstrate the standard filters.
 
-    saline demo [--out DIR] [--repeat N]        every filter on the bundled photographs, timed
-    saline run FILTER INPUT -o OUTPUT [--param NAME=VALUE ...] [--threads N]
+    saline demo [--out DIR] [--repeat N]        filters on the bundled photographs, timed, with a
+                                                contact sheet of the results
+    saline run FILTER INPUT -o OUTPUT [--param NAME=VALUE ...] [--threads N] [--schedule hand|default]
     saline filters                              the filters, their descriptions and params
     saline show FILTER [--c]                    the compiled loop nest (or the C source)
     saline bench [--suite S] [--size WxH] ...   Saline beside its peers (`python -m bench --help`)
@@ -28,9 +29,20 @@ import saline
 from bench import harness as bench_harness
 from pipelines.expr import Param
 from pipelines.filters import FILTERS, Filter
+from saline.hand_schedules import hand_schedule
 from saline.io import SAVE_EXTENSIONS, load_image, save_image
+from saline.sheet import contact_sheet
+from scheduler.schedule import Schedule
 
-DEMO_FILTERS = ("box_blur", "gaussian_blur", "unsharp_mask", "sobel", "brightness_contrast_gamma")
+DEMO_FILTERS = (
+    "gaussian_blur",
+    "unsharp_mask",
+    "sobel",
+    "median3x3",
+    "equalize_histogram",
+    "bilateral_grid",
+    "brightness_contrast_gamma",
+)
 MISMATCH_TOLERANCE = 1e-3
 
 
@@ -125,10 +137,20 @@ def _median_seconds(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
 # ---------------------------------------------------------------- commands
 
 
+def _schedule(f: Filter, which: str) -> Schedule | None:
+    return hand_schedule(f) if which == "hand" else None
+
+
+def _input_for(f: Filter, image: np.ndarray) -> np.ndarray:
+    """The filter's input made from a photograph (a Bayer mosaic for the camera pipe, ...)."""
+    return f.prepare(image) if f.prepare is not None else image
+
+
 def cmd_filters(args: argparse.Namespace) -> int:
     for name, builder in FILTERS.items():
         f = builder()
-        print(f"{name:<28}{f.description}")
+        kind = "" if f.input_kind == "rgb" else f" [input: {f.input_kind}, made from a photograph]"
+        print(f"{name:<28}{f.description}{kind}")
         for p in f.params:
             print(f"{'':<4}{p.name}: {p.dtype} = {p.default}")
     return 0
@@ -136,7 +158,7 @@ def cmd_filters(args: argparse.Namespace) -> int:
 
 def cmd_show(args: argparse.Namespace) -> int:
     f = _filter(args.filter)
-    compiled = saline.compile(f.pipeline)
+    compiled = saline.compile(f.pipeline, _schedule(f, args.schedule))
     print(compiled.c_source if args.c else compiled.loop_nest)
     return 0
 
@@ -145,14 +167,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     f = _filter(args.filter)
     params = _parse_params(f, args.param)
     _check_output_path(args.output)
-    image = _load(args.input)
+    image = _input_for(f, _load(args.input))
+    shape = f.output_shape(image.shape, params)
     if args.interpret:
-        result = saline.interpret(f.pipeline, shape=image.shape, input=image, **params)
+        result = saline.interpret(f.pipeline, shape=shape, input=image, **params)
     else:
-        compiled = saline.compile(f.pipeline, threads=args.threads)
-        result = compiled(shape=image.shape, input=image, **params)
+        compiled = saline.compile(f.pipeline, _schedule(f, args.schedule), threads=args.threads)
+        result = compiled(shape=shape, input=image, **params)
     _save(args.output, result)
-    print(f"{f.name}: wrote {args.output} ({image.shape[2]}x{image.shape[1]})")
+    print(f"{f.name}: wrote {args.output} ({shape[-1]}x{shape[-2]})")
     return 0
 
 
@@ -192,22 +215,28 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print(_demo_row(header))
     print(_demo_row(["-" * 26, "-" * 12, "-" * 10, "-" * 11, "-" * 13, "-" * 13, "-" * 9, "-" * 10]))
     mismatches = 0
+    sheet_rows: list[list[np.ndarray]] = [[image] for image in images.values()]
+    sheet_labels: list[list[str]] = [[stem] for stem in images]
     for name in names:
         f = _filter(name)
         start = time.perf_counter()
-        compiled = saline.compile(f.pipeline, threads=args.threads)
+        compiled = saline.compile(f.pipeline, hand_schedule(f), threads=args.threads)
         compile_s = time.perf_counter() - start
-        for i, (stem, image) in enumerate(images.items()):
-            run_interpreter = functools.partial(saline.interpret, f.pipeline, shape=image.shape, input=image)
+        for i, (stem, photo) in enumerate(images.items()):
+            image = _input_for(f, photo)
+            shape = f.output_shape(image.shape)
+            run_interpreter = functools.partial(saline.interpret, f.pipeline, shape=shape, input=image)
             t_interp, expected = _median_seconds(run_interpreter, args.repeat)
-            t_comp, got = _median_seconds(functools.partial(compiled, shape=image.shape, input=image), args.repeat)
+            t_comp, got = _median_seconds(functools.partial(compiled, shape=shape, input=image), args.repeat)
             diff = float(np.max(np.abs(got.astype(np.float64) - expected))) if got.size else 0.0
             mismatches += not diff <= MISMATCH_TOLERANCE
             _save(out / f"{stem}_{name}.png", got)
+            sheet_rows[i].append(got)
+            sheet_labels[i].append(name)
             cells = [
                 name if i == 0 else "",
                 stem,
-                f"{image.shape[2]}x{image.shape[1]}",
+                f"{shape[-1]}x{shape[-2]}",
                 f"{compile_s:.2f}" if i == 0 else "",
                 f"{t_interp * 1e3:.1f}",
                 f"{t_comp * 1e3:.2f}",
@@ -215,7 +244,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 f"{diff:.1e}" + ("" if diff <= MISMATCH_TOLERANCE else " MISMATCH"),
             ]
             print(_demo_row(cells), flush=True)
-    print(f"wrote {len(names) * len(images)} images to {out}")
+    sheet = out / "contact_sheet.png"
+    _save(sheet, np.moveaxis(contact_sheet(sheet_rows, sheet_labels), -1, 0))
+    print(f"wrote {len(names) * len(images)} images and the contact sheet {sheet} to {out}")
     if mismatches:
         print(f"saline: error: {mismatches} result(s) differ from the interpreter by more than {MISMATCH_TOLERANCE}")
         return 1
@@ -249,7 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--threads", type=_threads, help="threads for compiled code (default: SALINE_NUM_THREADS or all)")
     demo.add_argument("--images", help="folder of .png images to use instead of the bundled ones")
     demo.add_argument(
-        "--filter", action="append", metavar="NAME", help="run only this filter (repeatable; default: all five)"
+        "--filter", action="append", metavar="NAME", help="run only this filter (repeatable; default: a selection)"
     )
     demo.set_defaults(handler=cmd_demo)
 
@@ -260,6 +291,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--param", action="append", default=[], metavar="NAME=VALUE", help="set a param (repeatable)")
     run.add_argument("--threads", type=_threads, help="threads (default: SALINE_NUM_THREADS or all)")
     run.add_argument("--interpret", action="store_true", help="use the numpy reference interpreter, not compiled code")
+    run.add_argument(
+        "--schedule", choices=("hand", "default"), default="hand", help="the filter's hand schedule (default) or none"
+    )
     run.set_defaults(handler=cmd_run)
 
     listing = sub.add_parser("filters", help="list the standard filters and their params")
@@ -268,6 +302,7 @@ def build_parser() -> argparse.ArgumentParser:
     show = sub.add_parser("show", help="print a filter's compiled loop nest")
     show.add_argument("filter", metavar="FILTER")
     show.add_argument("--c", action="store_true", help="print the generated C instead")
+    show.add_argument("--schedule", choices=("hand", "default"), default="hand", help="which schedule to lower with")
     show.set_defaults(handler=cmd_show)
 
     # prefix_chars="+": every argument after `bench`, options included, goes to the harness as is

@@ -14,6 +14,7 @@ import saline
 from pipelines.filters import FILTERS
 from saline.cli import DEMO_FILTERS, images_dir, main
 from saline.io import load_image, save_image
+from saline.sheet import GAP, LABEL, contact_sheet
 
 
 def run_main(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -214,15 +215,30 @@ def test_demo_on_a_small_image_writes_results_and_a_table(capsys, photo, tmp_pat
     argv = ["demo", "--out", str(out_dir), "--repeat", "1", "--images", str(path.parent)]
     status, out, err = run_main(capsys, *argv, "--filter", "box_blur", "--filter", "unsharp_mask")
     assert status == 0, err
-    assert {p.name for p in out_dir.iterdir()} == {"small_box_blur.png", "small_unsharp_mask.png"}
+    assert {p.name for p in out_dir.iterdir()} == {"small_box_blur.png", "small_unsharp_mask.png", "contact_sheet.png"}
     assert "compiled ms" in out and "MISMATCH" not in out
+    sheet = load_image(out_dir / "contact_sheet.png")  # one row: the photo and two results
+    assert sheet.shape[1] == GAP + LABEL + 160 + GAP and sheet.shape[2] > 3 * 160
+
+
+def test_contact_sheet_puts_each_image_under_its_label() -> None:
+    red = np.zeros((3, 20, 40), np.float32)
+    red[0] = 1.0
+    grey = np.full((10, 10), 0.5, np.float32)
+    sheet = contact_sheet([[red, grey], [grey]], [["red", "grey"], ["grey"]], height=20)
+    assert sheet.shape == (GAP + 2 * (LABEL + 20 + GAP), GAP + 40 + GAP + 20 + GAP, 3)
+    top = GAP + LABEL
+    assert (sheet[top : top + 20, GAP : GAP + 40] == [255, 0, 0]).all()
+    assert (sheet[top : top + 20, 2 * GAP + 40 : 2 * GAP + 60] == 128).all()
+    second = top + 20 + GAP + LABEL
+    assert (sheet[second : second + 20, GAP : GAP + 20] == 128).all()
 
 
 @pytest.mark.slow
 def test_demo_on_the_bundled_images(capsys, tmp_path) -> None:
     status, out, err = run_main(capsys, "demo", "--out", str(tmp_path), "--repeat", "1")
     assert status == 0, err
-    assert len(list(tmp_path.glob("*.png"))) == len(DEMO_FILTERS) * len(list(images_dir().glob("*.png")))
+    assert len(list(tmp_path.glob("*.png"))) == len(DEMO_FILTERS) * len(list(images_dir().glob("*.png"))) + 1
 
 
 # ---------------------------------------------------------------- saline.io
@@ -313,3 +329,26 @@ def test_save_image_errors_name_the_path_and_the_problem(tmp_path, name, array, 
     with pytest.raises((ValueError, TypeError), match=message) as info:
         save_image(tmp_path / name, array)
     assert name in str(info.value)
+
+
+@pytest.mark.parametrize("name", sorted(pipelines.filters.FILTERS))
+def test_run_every_filter_with_its_default_params(capsys, tmp_path, name: str) -> None:
+    """`saline run NAME in.png -o out.png` works for every standard filter with the defaults of
+    its params (through the interpreter, the reference; the compiled path is the demo's), and
+    writes the interpreter's result for the filter's own input made from the photograph."""
+    pixels = np.random.default_rng(4).integers(0, 256, (48, 64, 3), dtype=np.uint8)
+    source, target = tmp_path / "in.png", tmp_path / "out.png"
+    Image.fromarray(pixels).save(source)
+    status, out, err = run_main(capsys, "run", name, str(source), "-o", str(target), "--interpret")
+    assert status == 0, err
+    f = pipelines.filters.FILTERS[name]()
+    image = load_image(source)
+    image = f.prepare(image) if f.prepare is not None else image
+    want = saline.interpret(f.pipeline, shape=f.output_shape(image.shape), input=image)
+    got = load_image(target, alpha=want.ndim == 3 and want.shape[0] == 4)
+    if want.dtype == np.uint8:
+        expected = want.astype(np.float64) / 255
+    else:  # save_image clips floats to [0, 1] and rounds to 8 bits
+        expected = np.round(np.clip(np.nan_to_num(want.astype(np.float64)), 0, 1) * 255) / 255
+    planes = [a[None] if a.ndim == 2 else a for a in (got, expected)]
+    np.testing.assert_allclose(planes[0], planes[1], atol=1e-6)
