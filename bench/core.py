@@ -4,8 +4,10 @@ schedule and numpy slicing, measured side by side in one run.
     python -m bench.core [--size 2560x1536] [--runs 9]
 
 Cold compile runs in a new process with an empty cache directory; warm load in another new
-process that finds the library cached. Steady malloc settings (as in ../shared/ANCHORS.md) keep
-image-sized temporaries from being page-faulted in again on every call.
+process that finds the library cached. The three timed rows run in interleaved rounds
+(bench.harness.interleaved_runs), so a load spike on the shared machine hits them alike.
+Steady malloc settings (as in ../shared/ANCHORS.md) keep image-sized temporaries from being
+page-faulted in again on every call.
 """
 
 from __future__ import annotations
@@ -16,11 +18,12 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
+from bench.harness import MIN_RUNS, interleaved_runs
 from codegen.compile import compile
 from pipelines.interpret import interpret
 
@@ -47,16 +50,6 @@ compiled = compile(pipeline)
 print(time.perf_counter() - t, build_count())
 """
 )
-
-
-def median_ms(fn, runs: int) -> float:
-    fn()
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times) * 1e3
 
 
 def compile_in_new_process(cache: str) -> tuple[float, int]:
@@ -90,16 +83,19 @@ def main(argv: list[str] | None = None) -> int:
         bx = (a[:, :-2] + a[:, 1:-1] + a[:, 2:]) / 3
         return (bx[:-2] + bx[1:-1] + bx[2:]) / 3
 
-    rows = [
-        ("interpreter", lambda: interpret(pipeline, out=out, input=a), max(3, args.runs // 3)),
-        ("compiled, default schedule", lambda: compiled(out=out, input=a), args.runs),
-        ("numpy slicing", numpy_slicing, args.runs),
-    ]
+    rows: dict[str, Callable[[], object]] = {
+        "interpreter": lambda: interpret(pipeline, out=out, input=a),
+        "compiled, default schedule": lambda: compiled(out=out, input=a),
+        "numpy slicing": numpy_slicing,
+    }
     reference = numpy_slicing()
     compiled(out=out, input=a)
     print(f"max |compiled - numpy| = {np.abs(out - reference).max():.2e}")
     print(f"3x3 blur, float32, {width}x{height}, median ms (threads: default schedule is serial)")
-    results = {name: median_ms(fn, runs) for name, fn, runs in rows}
+    for fn in rows.values():
+        fn()  # warm-up
+    timed = interleaved_runs(list(rows.values()), max(args.runs, MIN_RUNS))
+    results = {name: statistics.median(t.times) * 1e3 for name, t in zip(rows, timed, strict=True)}
     base = results["numpy slicing"]
     for name, ms in results.items():
         print(f"  {name:28s} {ms:9.2f} ms  {ms / base:6.2f}x numpy")

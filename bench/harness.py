@@ -3,10 +3,14 @@
     python -m bench [--suite blur] [--size WxH ...] [--threads N] [--peers LIST] [--json FILE]
     saline bench ...                                    (the same, through the command line)
 
-For each benchmark, size and system it builds the callable (timed as "setup": compiling,
-JIT, torch.compile), checks its output against the suite's reference, then runs it `--warmup`
-times and `--runs` (>= 7) times more, timing each run, all on the same input with the same
-thread count, and prints the median, min and max, their ratio to the best Saline variant and to
+For each benchmark and size it builds every system's callable (timed as "setup": compiling,
+JIT, torch.compile), checks its output against the suite's reference and runs it `--warmup`
+times; then it times them in `--runs` (>= 7) interleaved rounds: each round runs every system
+once, untimed, to bring its own data back into cache, and then `--per-round` times timed, the
+systems taking turns in an order that rotates from round to round. On a shared, noisy machine a
+load spike then lands on every system alike instead of on whichever ran back to back through
+it. All systems get the same input and thread count. It prints the median over all timed runs,
+min and max, their ratio to the best Saline variant and to
 the floor (bytes read and written once over the measured memory copy bandwidth, bench.floor:
 `floor copy` from 64 MiB arrays, `floor copy_image` from arrays of the input's size), and the
 share of the CPU that other processes took meanwhile (timings on a busy machine are disturbed).
@@ -43,10 +47,10 @@ from typing import Any
 
 import numpy as np
 
-from bench import blur, floor
+from bench import blur, floor, grad
 from bench.workload import Candidate, Skip, Workload
 
-SUITES = {"blur": blur}
+SUITES = {"blur": blur, "grad": grad}
 PEERS = ("numpy", "scipy", "opencv", "torch", "torch.compile", "halide")
 STEADY_MALLOC = {"MALLOC_MMAP_THRESHOLD_": "1000000000", "MALLOC_TRIM_THRESHOLD_": "10000000000"}
 REEXEC_MARK = "SALINE_BENCH_CHILD"
@@ -95,6 +99,65 @@ def time_runs(fn: Callable[[], Any], runs: int, warmup: int) -> list[float]:
         if enabled:
             gc.enable()
     return times
+
+
+def round_order(count: int, round_index: int) -> list[int]:
+    """The order in which `count` systems run in round `round_index`: a rotation that starts one
+    later each round, so over `count` rounds every system runs once in every position (first
+    after the settle pause, or right after each of the others)."""
+    return [(round_index + k) % count for k in range(count)] if count else []
+
+
+@dataclass
+class Timed:
+    """One system's timed runs from `interleaved_runs`: seconds per run, the (wall s, CPU s of
+    other processes) over its timed runs, and the error that dropped it from later rounds."""
+
+    times: list[float]
+    cpu: tuple[float, float] = (0.0, 0.0)
+    error: Exception | None = None
+
+
+def interleaved_runs(
+    fns: Sequence[Callable[[], Any]],
+    rounds: int,
+    per_round: int = 1,
+    round_warmup: int = 1,
+    settle_s: float = 0.0,
+    clock: Callable[[], float] = time.perf_counter,
+) -> list[Timed]:
+    """Time each of `fns` in `rounds` rounds (module docstring): in each round, in the order of
+    `round_order`, every function runs `round_warmup` times untimed and then `per_round` times
+    timed. A function that raises is dropped from the later rounds with the error kept. The
+    garbage collector is paused during the rounds, and `settle_s` passes before each system's
+    turn (the previous system's spinning thread pool goes to sleep meanwhile)."""
+    timed = [Timed([]) for _ in fns]
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for r in range(rounds):
+            for i in round_order(len(fns), r):
+                t = timed[i]
+                if t.error is not None:
+                    continue
+                if settle_s > 0:
+                    time.sleep(settle_s)
+                try:
+                    for _ in range(round_warmup):
+                        fns[i]()
+                    sample = _cpu_sample()
+                    for _ in range(per_round):
+                        start = clock()
+                        fns[i]()
+                        t.times.append(clock() - start)
+                    wall, others = cpu_use(sample)
+                    t.cpu = (t.cpu[0] + wall, t.cpu[1] + others)
+                except Exception as err:  # reported by the caller, by system
+                    t.error = err
+    finally:
+        if enabled:
+            gc.enable()
+    return timed
 
 
 def thread_environment(threads: int) -> dict[str, str]:
@@ -199,7 +262,9 @@ def _correct(result: Any, workload: Workload) -> bool:
     return got.shape == ref.shape and bool(np.allclose(got, ref, rtol=workload.rtol, atol=workload.atol))
 
 
-def measure(workload: Workload, c: Candidate, threads: int, runs: int, warmup: int) -> Row:
+def prepare(workload: Workload, c: Candidate, warmup: int) -> tuple[Callable[[], Any], float, bool]:
+    """Build one system: (its run callable, setup seconds, whether its output is correct), after
+    `warmup` untimed runs."""
     time.sleep(SETTLE_S)
     start = time.perf_counter()
     run = c.setup()
@@ -207,10 +272,13 @@ def measure(workload: Workload, c: Candidate, threads: int, runs: int, warmup: i
     setup_s = time.perf_counter() - start
     correct = _correct(result, workload) and (c.check is None or bool(c.check()))
     del result
-    start = _cpu_sample()
-    times = time_runs(run, runs, warmup)
-    cpu = cpu_use(start)
-    record = Record(
+    for _ in range(warmup):
+        run()
+    return run, setup_s, correct
+
+
+def record_of(workload: Workload, c: Candidate, threads: int, times: Sequence[float], correct: bool) -> Record:
+    return Record(
         benchmark=workload.benchmark,
         system=c.system,
         variant=c.variant,
@@ -219,10 +287,9 @@ def measure(workload: Workload, c: Candidate, threads: int, runs: int, warmup: i
         median_ms=statistics.median(times) * 1e3,
         min_ms=min(times) * 1e3,
         max_ms=max(times) * 1e3,
-        runs=runs,
+        runs=len(times),
         correct=correct,
     )
-    return Row(record, setup_s, cpu)
 
 
 def floor_row(workload: Workload, bw: floor.Bandwidth, variant: str, threads: int) -> Row:
@@ -243,27 +310,45 @@ def floor_row(workload: Workload, bw: floor.Bandwidth, variant: str, threads: in
     return Row(record, None)
 
 
+def _failed(c: Candidate, err: Exception, notes: list[str], failures: list[str]) -> None:
+    """A peer's own failure is a note; Saline's is a failure."""
+    label = f"{c.system} {c.variant}"
+    if isinstance(err, Skip):
+        notes.append(f"{label}: skipped ({err})")
+    elif c.system == "saline":
+        failures.append(f"{label}: FAILED: {type(err).__name__}: {err}")
+    else:
+        first = str(err).splitlines()[0] if str(err) else ""
+        notes.append(f"{label}: skipped ({type(err).__name__}: {first})")
+
+
 def run_workload(
     workload: Workload, bw: floor.Bandwidth, args: argparse.Namespace
 ) -> tuple[list[Row], list[str], list[str]]:
-    """The rows of one workload, its notes, and its Saline failures."""
-    rows, notes, failures = [], list(workload.notes), []
+    """The rows of one workload, its notes, and its Saline failures: every system is built and
+    warmed up first, then all are timed together in interleaved rounds."""
+    notes, failures = list(workload.notes), []
+    ready: list[tuple[Candidate, Callable[[], Any], float, bool]] = []
     for c in workload.candidates:
-        label = f"{c.system} {c.variant}"
         try:
-            rows.append(measure(workload, c, args.threads, args.runs, args.warmup))
-        except Skip as why:
-            notes.append(f"{label}: skipped ({why})")
+            run, setup_s, correct = prepare(workload, c, args.warmup)
+        except Exception as err:
+            _failed(c, err, notes, failures)
             continue
-        except Exception as err:  # a peer's own failure is a note; Saline's is a failure
-            if c.system == "saline":
-                failures.append(f"{label}: FAILED: {type(err).__name__}: {err}")
-            else:
-                notes.append(f"{label}: skipped ({type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''})")
+        ready.append((c, run, setup_s, correct))
+        print(f"  set up {c.system} {c.variant} in {setup_s:.2f} s", file=sys.stderr, flush=True)
+    timed = interleaved_runs(
+        [run for _, run, _, _ in ready], args.runs, args.per_round, round_warmup=1, settle_s=SETTLE_S
+    )
+    rows = []
+    for (c, _, setup_s, correct), t in zip(ready, timed, strict=True):
+        if t.error is not None:
+            _failed(c, t.error, notes, failures)
             continue
         if c.note:
-            notes.append(f"{label}: {c.note}")
-        print(f"  measured {label}: {rows[-1].record.median_ms:.3f} ms", file=sys.stderr, flush=True)
+            notes.append(f"{c.system} {c.variant}: {c.note}")
+        rows.append(Row(record_of(workload, c, args.threads, t.times, correct), setup_s, t.cpu))
+        print(f"  measured {c.system} {c.variant}: {rows[-1].record.median_ms:.3f} ms", file=sys.stderr, flush=True)
     rows.append(floor_row(workload, bw, "copy", args.threads))
     w, h = workload.size
     same = floor.copy_bandwidth(args.threads, (h, w), runs=args.runs, warmup=max(args.warmup, 1))
@@ -292,7 +377,7 @@ def table(workload: Workload, rows: Sequence[Row], threads: int, runs: int) -> s
     top = best(rows, "saline")
     fl = best(rows, "floor", "copy")
     lines = [
-        f"{workload.benchmark} {w}x{h}, {threads} thread(s), {runs} runs; times in ms",
+        f"{workload.benchmark} {w}x{h}, {threads} thread(s), {runs} runs in interleaved rounds; times in ms",
         "(x saline, x floor: median over the best Saline median, over the 64 MiB-copy floor; "
         "others%: CPU share of other processes during timed runs of 0.25 s or more)",
         f"{'system':<14}{'variant':<16}{'median':>9}{'min':>9}{'max':>9}{'x saline':>10}{'x floor':>9}"
@@ -371,7 +456,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--peers", type=_peers, default=PEERS, help=f"comma list of {', '.join(PEERS)}, or all, or none (default: all)"
     )
     parser.add_argument("--variants", help="comma list of Saline variants to run (default: all)")
-    parser.add_argument("--runs", type=_positive, default=11, help=f"timed runs per row, at least {MIN_RUNS}")
+    parser.add_argument(
+        "--runs", type=_positive, default=11, help=f"interleaved rounds (timed runs per row), at least {MIN_RUNS}"
+    )
+    parser.add_argument(
+        "--per-round", type=_positive, default=1, help="timed runs of each system per round (default: 1)"
+    )
     parser.add_argument("--warmup", type=int, default=2, help="untimed runs before the timed ones (default: 2)")
     parser.add_argument("--json", metavar="FILE", help="write the records as JSON")
     parser.add_argument("--no-reexec", action="store_true", help="measure this process as it is (no steady malloc)")
@@ -406,7 +496,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             rows, notes, failures = run_workload(workload, bw, args)
             notes += failures
             print()
-            print(table(workload, rows, args.threads, args.runs))
+            print(table(workload, rows, args.threads, args.runs * args.per_round))
             for note in notes:
                 print(f"  note: {note}")
             print(flush=True)

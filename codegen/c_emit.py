@@ -347,12 +347,29 @@ def _is_leaf(e: Expr) -> bool:
     return isinstance(e, (Const, Var, RVar, Param, ImageDim))
 
 
+def _loads_in_selects(exprs: tuple[Expr, ...]) -> set[Expr]:
+    """The Loads inside a branch of some Select."""
+    return {
+        n
+        for e in exprs
+        for sel in walk(e)
+        if isinstance(sel, Select)
+        for branch in (sel.true_value, sel.false_value)
+        for n in walk(branch)
+        if isinstance(n, Load)
+    }
+
+
 def common_subexpressions(exprs: tuple[Expr, ...], prefix: str) -> tuple[list[tuple[Var, Expr]], tuple[Expr, ...]]:
     """Let-bind every non-leaf subexpression that occurs more than once (inlined stencils repeat
-    whole producers), so the C stays small and each value is computed once. Hoisting out of a
-    select branch is safe: loads are in bounds for both branches and no operation traps."""
+    whole producers), so the C stays small and each value is computed once, and every Load in a
+    branch of a select, so that the select becomes a blend of two values: a C `c ? a[i] : 0`
+    is a conditional load, which gcc turns into a masked load or does not vectorize at all.
+    Hoisting out of a select branch is safe: bounds inference sizes every buffer for the
+    indices of both branches (so the loads are in bounds) and no operation traps."""
     counts: Counter[Expr] = Counter(n for e in exprs for n in walk(e) if isinstance(n, Expr) and not _is_leaf(n))
-    repeated = [n for n, k in counts.items() if k > 1]
+    hoisted = _loads_in_selects(exprs)
+    repeated = [n for n, k in counts.items() if k > 1 or n in hoisted]
     if not repeated:
         return [], exprs
     sizes = {n: sum(1 for _ in walk(n)) for n in repeated}

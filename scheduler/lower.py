@@ -28,6 +28,7 @@ from scheduler.prune_clamps import prune_clamps
 from scheduler.realize import Names, StageNest, build_stage_loops, inline_funcs, inline_lets, unique_names
 from scheduler.schedule import Bound, ComputeAt, Schedule, ScheduleError, StoreAt, StoreRoot, resolve_placement
 from scheduler.simplify import simplify
+from scheduler.split_tails import split_vector_tails
 
 
 @dataclass(frozen=True)
@@ -258,6 +259,14 @@ def prune(state: Lowering) -> Lowering:
     return state
 
 
+def split_tails(state: Lowering) -> Lowering:
+    """Vector loops guarded by a split's tail test run their whole vectors without the test and
+    the last partial one with it (scheduler.split_tails), so gcc vectorizes them unmasked."""
+    assert state.body is not None
+    state.body = split_vector_tails(state.body)
+    return state
+
+
 def specialize_dense(state: Lowering) -> Lowering:
     """Two versions of the loop nest: one for the common case where every passed array has unit
     stride in dimension 0 (the stride becomes the constant 1, so inner loops can use SIMD), and
@@ -297,6 +306,7 @@ PASSES: list[tuple[str, Callable[[Lowering], Lowering]]] = [
     ("flatten storage", flatten),
     ("simplify", simplify_all),
     ("prune clamps", prune),
+    ("split vector tails", split_tails),
     ("specialize dense", specialize_dense),
 ]
 

@@ -98,7 +98,20 @@ def test_python_m_bench_reexecutes_with_steady_malloc(tmp_path: Path) -> None:
     path = tmp_path / "bench.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith("MALLOC_") and k != harness.REEXEC_MARK}
     env["PYTHONPATH"] = str(ROOT)
-    argv = ["--size", "32x24", "--threads", "1", "--runs", "7", "--peers", "none", "--variants", "default"]
+    argv = [
+        "--suite",
+        "blur",
+        "--size",
+        "32x24",
+        "--threads",
+        "1",
+        "--runs",
+        "7",
+        "--peers",
+        "none",
+        "--variants",
+        "default",
+    ]
     done = subprocess.run(
         [sys.executable, "-m", "bench", *argv, "--json", str(path)],
         env=env,

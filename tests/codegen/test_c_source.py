@@ -188,7 +188,7 @@ def scan() -> Pipeline:
 def where() -> Pipeline:
     im = ImageParam(int16, 2, "im")
     r = RDom([(0, 3), (0, 3)], name="where_r")
-    r.where(r.x != r.y)
+    r.where(ne(r.x, r.y))
     g = Func("masked")
     g[x, y] = maximum(mirror_interior(im)[x + r.x, y + r.y]) - minimum(mirror_image(im)[x - r.x, y])
     return Pipeline(g)
