@@ -171,8 +171,14 @@ class CEmitter:
 
     def _infix_rule(self, op: str) -> Callable[[Expr], str]:
         def rule(e: Expr) -> str:
-            text = f"({self.expr(e.a)} {op} {self.expr(e.b)})"  # type: ignore[attr-defined]
             t = e.dtype
+            a = e.a  # type: ignore[attr-defined]
+            if isinstance(e, Sub) and t.is_float and isinstance(a, Const) and a.value == 0 and str(a.value)[0] != "-":
+                # gcc 12's front end folds `0.0f - (float)i` (also `-(float)i + 0.0f`) into
+                # `-(float)i`, which is -0.0 for i == 0 where the language's `0 - x` is +0.0. It
+                # does not fold across a statement, so the operand goes through a temporary.
+                return f"({{ const {t.c_name} neg_ = {self.expr(e.b)}; ({self.expr(a)} - neg_); }})"  # type: ignore[attr-defined]
+            text = f"({self.expr(a)} {op} {self.expr(e.b)})"  # type: ignore[attr-defined]
             if isinstance(e, BinaryOp) and t.is_int and t.bits < 32:
                 return f"(({t.c_name}){text})"  # C promotes to int; the language wraps at the type's width
             if isinstance(e, BinaryOp) and t.is_int and not t.is_signed and t.bits == 32 and op == "*":

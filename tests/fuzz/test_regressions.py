@@ -19,15 +19,8 @@ from scheduler.schedule import Schedule
 x = Var("x")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="bug: gcc 12 folds `0.0f - (float)i` (i an integer) into `-(float)i`, which is -0.0 for i == 0 "
-    "where the language's unary minus (0 - x) gives +0.0; so 1 / -float(0) is -inf compiled and +inf "
-    "interpreted (fuzz seed 160758). Fix in codegen/c_emit.py: emit float `0 - x` as `(-(x) + 0.0f)`, "
-    "equal for every x and not folded, or give unary minus its own Neg node with IEEE negation in both.",
-)
 def test_negated_int_converted_to_float_keeps_positive_zero() -> None:
+    """Fuzz seed 160758: gcc folded `0.0f - (float)i` into `-(float)i`, -0.0 for i == 0."""
     im = ImageParam(int8, 1, "negzero_in")
     f = Func("negzero")
     f[x] = cast(float32, 1.0) / -cast(float32, im[x])
