@@ -40,9 +40,8 @@ DEMO_FILTERS = (
     "sobel",
     "median3x3",
     "equalize_histogram",
-    "bilateral_grid",
     "brightness_contrast_gamma",
-)
+)  # not yet the bilateral grid, local Laplacian or interpolate: their hand schedules lower slowly
 MISMATCH_TOLERANCE = 1e-3
 
 
