@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 from pipelines.filters.basic import box_blur, brightness_contrast_gamma, gaussian_blur, sobel, unsharp_mask
 from pipelines.filters.bilateral_grid import bilateral_grid
+from pipelines.filters.camera_pipe import camera_pipe
 from pipelines.filters.colour import colour_matrix
 from pipelines.filters.common import Filter
 from pipelines.filters.equalize import equalize_histogram
@@ -30,6 +31,7 @@ __all__ = [
     "Filter",
     "bilateral_grid",
     "box_blur",
+    "camera_pipe",
     "colour_matrix",
     "equalize_histogram",
     "brightness_contrast_gamma",
@@ -59,5 +61,6 @@ FILTERS: dict[str, Callable[[], Filter]] = {
     "bilateral_grid": bilateral_grid,
     "local_laplacian": local_laplacian,
     "interpolate": interpolate,
+    "camera_pipe": camera_pipe,
 }
 """Builders of the standard filters by name; each call builds a fresh pipeline."""

@@ -16,7 +16,7 @@ from saline.hand_schedules import HAND_SCHEDULES, hand_schedule
 from scheduler.schedule import Schedule
 from tests.filters.photos import photo
 
-SLOW = {"harris", "unsharp_mask", "local_laplacian", "interpolate"}
+SLOW = {"harris", "local_laplacian", "interpolate"}
 
 
 def _case(name: str) -> pytest.param:

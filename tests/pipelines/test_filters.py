@@ -17,7 +17,7 @@ import pytest
 from pipelines.filters import FILTERS, Filter
 from pipelines.func import ImageParam
 from pipelines.interpret import interpret
-from pipelines.types import float32
+from pipelines.types import float32, uint8, uint16
 
 ATOL = 1e-5
 UNSHARP_ATOL = 1e-4
@@ -111,18 +111,38 @@ def tone_reference(img: np.ndarray, brightness: float, contrast: float, gamma: f
 # ---------------------------------------------------------------- the registry
 
 
+INPUT_KINDS = {"rgb": (float32, 3, float32), "rgba": (float32, 3, float32), "bayer": (uint16, 2, uint8)}
+"""input_kind -> (input dtype, input ndim, output dtype)."""
+
+
 @pytest.mark.parametrize("name", sorted(FILTERS))
-def test_registry_builds_filter_with_colour_input_and_defaults(name: str) -> None:
+def test_registry_builds_filter_with_its_kind_of_input_and_defaults(name: str) -> None:
     f = FILTERS[name]()
     assert f.name == name
     assert f.description
     assert isinstance(f.input, ImageParam)
-    assert (f.input.dtype, f.input.ndim, f.input.name) == (float32, 3, "input")
+    dtype, ndim, out_dtype = INPUT_KINDS[f.input_kind]
+    assert (f.input.dtype, f.input.ndim, f.input.name) == (dtype, ndim, "input")
     assert f.pipeline.images == (f.input,)
     assert set(f.pipeline.params) == set(f.params)
     assert all(p.default is not None for p in f.params)
-    assert f.output.ndim == 3 and f.output.dtype == float32
+    assert f.output.ndim == 3 and f.output.dtype == out_dtype
     assert f.defaults() == {p.name: p.default for p in f.params}
+    assert (f.prepare is not None) == (f.input_kind != "rgb")
+
+
+@pytest.mark.parametrize("name", sorted(FILTERS))
+def test_registry_prepare_and_output_shape_fit_the_pipeline(name: str) -> None:
+    f = FILTERS[name]()
+    photo = np.random.default_rng(2).random((3, 41, 45), dtype=np.float32)
+    img = f.prepare(photo) if f.prepare is not None else photo
+    dtype, ndim, out_dtype = INPUT_KINDS[f.input_kind]
+    assert img.dtype == dtype.numpy and img.ndim == ndim
+    shape = f.output_shape(img.shape)
+    out = interpret(f.pipeline, shape=shape, input=img)
+    assert out.shape == shape and out.dtype == out_dtype.numpy
+    if f.pipeline.boxes[0] is not None:  # a default output box: the same shape
+        assert interpret(f.pipeline, input=img).shape == shape
 
 
 def test_registry_builds_a_fresh_pipeline_each_call() -> None:
