@@ -122,6 +122,11 @@ def _output_box(output: Func, adjoint: Any, region: Any) -> Box:
     return tuple(box)
 
 
+def _clamped(e: Expr, interval: Interval) -> Expr:
+    """`e` clamped into the int64 interval (as int32 coordinates)."""
+    return clamp(e, to32(interval[0]), to32(interval[1]))
+
+
 def _rdom_bound(lo: Expr, hi: Expr) -> tuple[Expr, Expr]:
     """(min, extent) of an RDom over the int64 interval [lo, hi]."""
     return to32(lo), to32(simplify(hi - lo + c64(1)))
@@ -294,7 +299,7 @@ class _Backward:
         """One solution's contribution at a point `real` of the adjoint."""
         at = dict(sol.solved)
         if clamp_reads:  # evaluate the reader only inside its region, where its reads are valid
-            at = {v: clamp(e, to32(ctx.ranges[v][0]), to32(ctx.ranges[v][1])) for v, e in at.items()}
+            at = {v: _clamped(e, ctx.ranges[v]) for v, e in at.items()}
         term = substitute(value, at)
         guards = sol.guards + [substitute(p, sol.solved) for p in ctx.predicates]
         # Edges pin a target to a loop-invariant value. The targets are renamed to the adjoint's
@@ -475,7 +480,7 @@ class _Backward:
                 swaps[read] = Call(after, read.args)
         value = substitute(value, swaps)
         scans = {leaf: read for leaf, read in shifts.items() if read.scan}
-        scan = adjoint if not scans else self._reverse_scan(f, k, adjoint, value, scans, ctx)
+        scan = adjoint if not scans else self._reverse_scan(f, k, adjoint, value, scans)
         same: list[Expr] = []
         pulled: list[tuple[Expr, _Read]] = []
         others = []
@@ -487,14 +492,13 @@ class _Backward:
             else:
                 others.append((leaf, c))
         self._send(f, ctx, others)
-        return self._before_update(f, k, adjoint, ctx, positions, same, pulled)
+        return self._before_update(f, k, adjoint, positions, same, pulled)
 
     def _before_update(
         self,
         f: Func,
         k: int,
         adjoint: Func,
-        ctx: Context,
         positions: dict[RVar, int],
         same: list[Expr],
         pulled: list[tuple[Expr, _Read]],
@@ -516,8 +520,7 @@ class _Backward:
             values: dict[Any, Any] = dict(point)
             for rv, j in positions.items():
                 exact[rv] = simplify(p[j] - offset.get(rv, 0))
-                lo, hi = rvar_interval(rv)
-                values[rv] = clamp(exact[rv], to32(lo), to32(hi)) if clamp_reads else exact[rv]
+                values[rv] = _clamped(exact[rv], rvar_interval(rv)) if clamp_reads else exact[rv]
             ran = [within(exact[rv], rvar_interval(rv)) for rv in positions]
             ran += [eq(p[j], a) for j, a in enumerate(read.args) if not isinstance(d.args[j], (Var, RVar))]
             ran += [substitute(q, exact) for q in d.predicates]
@@ -536,9 +539,7 @@ class _Backward:
         self.made.add(before)
         return before
 
-    def _reverse_scan(
-        self, f: Func, k: int, adjoint: Func, value: Expr, shifts: dict[Expr, _Read], ctx: Context
-    ) -> Func:
+    def _reverse_scan(self, f: Func, k: int, adjoint: Func, value: Expr, shifts: dict[Expr, _Read]) -> Func:
         """The adjoint of the values a scan writes: its iterations run backwards, each pulling
         from the later iterations that read the point it wrote (an anti-causal scan)."""
         d = f.definitions[k]
@@ -553,10 +554,7 @@ class _Backward:
             offset = dict(read.offset)
             clamp_reads = self._needs_clamp(c, list(offset))
             exact = {rv: simplify(rv - offset.get(rv, 0)) for rv in d.rvars}
-            values = {
-                rv: clamp(e, to32(rvar_interval(rv)[0]), to32(rvar_interval(rv)[1])) if clamp_reads else e
-                for rv, e in exact.items()
-            }
+            values = {rv: _clamped(e, rvar_interval(rv)) if clamp_reads else e for rv, e in exact.items()}
             ran = [within(e, rvar_interval(rv)) for rv, e in exact.items()]
             ran += [substitute(q, exact) for q in d.predicates]
             pulls.append(_guarded(ran, substitute(c, values)))

@@ -7,8 +7,10 @@ After `auto_schedule(pipeline)`: a legal Schedule in which
     than clamping every coordinate of every tap);
   - every stage of a computed Func with a pure first dimension vectorizes it (in an update,
     after moving that loop inside the RVars' loops, which is legal since pure points are
-    independent), rounding the loop up to whole vectors in intermediates so the vector loop
-    has no tail test, and runs its last pure dimension, when it has two or more, in parallel.
+    independent), split by the vector width (round_up in intermediates; where the extent is
+    not a known multiple this becomes a guarded tail, which the "split vector tails" lowering
+    pass moves out of the main vector loop), and runs its last pure dimension, when it has two
+    or more, in parallel.
 Gradient pipelines ask for it (`Pipeline.auto_schedule`): their adjoints are stencils of
 stencils, which inlining would recompute many times over.
 """
@@ -29,7 +31,7 @@ def auto_schedule(pipeline: Pipeline) -> Schedule:
     uses = _call_sites(pipeline)
     for f in pipeline.funcs:
         output = f in pipeline.outputs
-        if not (output or f.has_updates() or not _pointwise_once(uses.get(f, []))):
+        if not output and not f.has_updates() and _pointwise_once(uses.get(f, [])):
             s[f].compute_inline()
             continue
         s[f].compute_root()
