@@ -178,6 +178,11 @@ class Bounds:
             if int(b.value) > 0:
                 return simplify(Div(alo, k)), simplify(Div(ahi, k))
             return simplify(Div(ahi, k)), simplify(Div(alo, k))
+        blo, _ = self._interval(b)
+        if _at_least_one(blo):
+            # A divisor of at least d >= 1 (a scale `max(s, 1)`): Euclidean division by it is
+            # floor division, increasing in a, and for each a lies between a / d and 0.
+            return smin(simplify(Div(alo, blo)), c64(0)), smax(simplify(Div(ahi, blo)), c64(0))
         # |a / b| <= |a| whenever b != 0, and a / 0 == 0.
         m = smax(ahi, simplify(Sub(c64(0), alo)))
         return simplify(Sub(c64(0), m)), m
@@ -209,3 +214,15 @@ class Bounds:
         if isinstance(slo, Const) and isinstance(shi, Const) and tmin.value <= slo.value and shi.value <= tmax.value:
             return slo, shi
         return tmin, tmax
+
+
+def _at_least_one(e: Expr) -> bool:
+    """Whether `e` is >= 1 whatever its variables are (a constant, or a max with one)."""
+    match e:
+        case Const(value=v):
+            return int(v) >= 1
+        case Max(a=a, b=b):
+            return _at_least_one(a) or _at_least_one(b)
+        case Min(a=a, b=b):
+            return _at_least_one(a) and _at_least_one(b)
+    return False

@@ -182,6 +182,19 @@ class Const(Expr):
             v = float(self.dtype.numpy.type(v))
         object.__setattr__(self, "value", v)
 
+    # Structural equality must tell -0.0 from 0.0 and see NaN as itself (Python's float == does
+    # neither): the simplifier, substitution and common-subexpression elimination all merge
+    # equal nodes, and `select(c, -0.0, 0.0)` is not `0.0`.
+    def _key(self) -> tuple[Any, DType]:
+        v = self.value
+        return (v.hex() if isinstance(v, float) else v), self.dtype
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Const) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
 
 @node
 class Var(Expr):

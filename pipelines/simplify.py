@@ -123,11 +123,25 @@ def _difference(a: Expr, b: Expr) -> int | None:
     return ca - cb if ta == tb else None
 
 
+# Results of `Simplify.visit` by node (nodes are equal exactly when they are the same tree, and
+# simplifying is a function of the tree). Lowering simplifies the same index expressions again
+# and again, substituted into larger ones; without this, each time costs the whole tree.
+_MEMO: dict[Node, Node] = {}
+_MEMO_LIMIT = 200_000
+
+
 class Simplify(Mutator):
     def visit(self, node: Node) -> Node:
-        node = map_children(node, self.visit)
-        method = getattr(self, "visit_" + type(node).__name__, None)
-        return method(node) if method is not None else node
+        done = _MEMO.get(node)
+        if done is not None:
+            return done
+        new = map_children(node, self.visit)
+        method = getattr(self, "visit_" + type(new).__name__, None)
+        result = method(new) if method is not None else new
+        if len(_MEMO) >= _MEMO_LIMIT:
+            _MEMO.clear()
+        _MEMO[node] = result
+        return result
 
     def _arith(self, e: Expr) -> Expr:
         if not e.dtype.is_int:

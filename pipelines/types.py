@@ -14,6 +14,7 @@ The rules (also in the README):
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,6 +22,18 @@ import numpy as np
 
 class IRTypeError(TypeError):
     """An expression combines types that the language does not convert implicitly."""
+
+
+@functools.cache
+def _limits(kind: str, bits: int) -> tuple[int | float, int | float]:
+    """(lowest, highest) value of a scalar type; cached, since the simplifier asks constantly."""
+    if kind == "b":
+        return 0, 1
+    if kind == "f":
+        top = float(np.finfo(np.dtype(f"f{bits // 8}")).max)
+        return -top, top
+    info = np.iinfo(np.dtype(f"{kind}{bits // 8}"))
+    return int(info.min), int(info.max)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,19 +88,11 @@ class DType:
 
     @property
     def min_value(self) -> int | float:
-        if self.kind == "b":
-            return 0
-        if self.kind == "f":
-            return -float(np.finfo(self.numpy).max)
-        return int(np.iinfo(self.numpy).min)
+        return _limits(self.kind, self.bits)[0]
 
     @property
     def max_value(self) -> int | float:
-        if self.kind == "b":
-            return 1
-        if self.kind == "f":
-            return float(np.finfo(self.numpy).max)
-        return int(np.iinfo(self.numpy).max)
+        return _limits(self.kind, self.bits)[1]
 
     def can_represent(self, value: int) -> bool:
         """Whether the integer `value` fits this type exactly (floats take any int)."""

@@ -203,11 +203,15 @@ def inject(
     region_names = {v.name for pair in region_vars for v in pair}
 
     def compute_here(loop: For) -> Stmt:
-        lets, extents = local_region(f, fname, f.ndim, loop.body, ranges, region_vars, global_vars, whole_dims)
         if store_loop is None:
-            return _let(lets, Allocate(fname, f.dtype, tuple(extents), block(*nests, loop.body)))
+            return _under_lets(loop.body, f, compute_before)
+        lets, extents = local_region(f, fname, f.ndim, loop.body, ranges, region_vars, global_vars, whole_dims)
         region_lets = slide([x for x in lets if x[0] in region_names], loop, region_vars)
         return _let(region_lets, block(*nests, loop.body))
+
+    def compute_before(body: Stmt) -> Stmt:
+        lets, extents = local_region(f, fname, f.ndim, body, ranges, region_vars, global_vars, whole_dims)
+        return _let(lets, Allocate(fname, f.dtype, tuple(extents), block(*nests, body)))
 
     program = transform_loops(program, loop_name, compute_here)
     if store_loop is None or store_loop == ROOT:
@@ -270,6 +274,20 @@ def _unclipped(e: Expr) -> Expr:
     """The region expression without clipping to other regions (a min or max with a symbol),
     to judge how it moves from one iteration to the next."""
     return simplify(_Unclip().visit(e))
+
+
+def _under_lets(body: Stmt, f: Func, place: Callable[[Stmt], Stmt]) -> Stmt:
+    """`body` with `place` applied under its leading lets and allocations (those of the Funcs
+    already injected at this loop, which read f), where nothing has run yet. A producer placed
+    there is still computed before anything in the iteration reads it, and its region is
+    written with its consumers' region symbols instead of their expansions, which grow with
+    every link of a chain of compute_at Funcs."""
+    match body:
+        case LetStmt(name=n, value=v, body=b) if count_reads(v, f) == 0:
+            return LetStmt(n, v, _under_lets(b, f, place))
+        case Allocate(name=n, dtype=t, extents=e, body=b):
+            return Allocate(n, t, e, _under_lets(b, f, place))
+    return place(body)
 
 
 def _let(lets: list[tuple[str, Expr]], body: Stmt) -> Stmt:

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 from pipelines.expr import LE, LT, Add, And, Const, Expr, Max, Min, Node, Sub, Var
 from pipelines.mutator import Mutator, map_children, substitute
-from pipelines.simplify import from_linear, linear, simplify, static_range
+from pipelines.simplify import linear, simplify, static_range
 from pipelines.types import int64
 from scheduler.loopir import For, IfThenElse, LetStmt, Nop, Stmt
 
@@ -42,6 +42,8 @@ class Facts:
     upper: dict[Expr, int] = field(default_factory=dict)  # loop variable -> constant maximum
     nonneg: list[Linear] = field(default_factory=list)  # linear forms known to be >= 0
     expanded: dict[Expr, Expr] = field(default_factory=dict)  # memo of `expand` under these defs
+    # memo of `_nonneg` under exactly these facts (a child knows more, so it starts afresh)
+    proved: dict[tuple[frozenset[tuple[Expr, int]], int], bool] = field(default_factory=dict)
 
     def child(self, same_defs: bool = True) -> Facts:
         memo = self.expanded if same_defs else {}  # shared: expansion depends on defs alone
@@ -56,18 +58,37 @@ class Facts:
         return done
 
 
-def _is_nonneg(e: Expr, facts: Facts, depth: int = 0) -> bool:
+def _is_nonneg(e: Expr, facts: Facts) -> bool:
     """Whether the expanded int64 expression `e` is >= 0 wherever `facts` hold."""
     terms, constant = linear(e)
+    return _nonneg(terms, constant, facts, 0)
+
+
+def _nonneg(terms: dict[Expr, int], constant: int, facts: Facts, depth: int) -> bool:
+    """Whether the linear form `sum(k * t) + constant` is >= 0 wherever `facts` hold. A min or
+    max term is split into its two sides, kept as linear forms: rebuilding and simplifying the
+    expression for each side costs time exponential in the depth of nested clamps (a chain of
+    compute_at producers clamps each region to the next one's)."""
+    key = (frozenset(terms.items()), constant)
+    known = facts.proved.get(key)
+    if known is not None:
+        return known
+    result = _decide(terms, constant, facts, depth)
+    facts.proved[key] = result
+    return result
+
+
+def _decide(terms: dict[Expr, int], constant: int, facts: Facts, depth: int) -> bool:
     for t, k in terms.items():
         if isinstance(t, (Min, Max)) and k in (1, -1) and depth < MAX_DEPTH:
             rest = {u: c for u, c in terms.items() if u != t}
-            sides = []
-            for side in (t.a, t.b):  # c + min(a, b) = min(c + a, c + b); c - min(a, b) = max(c - a, c - b)
-                side_terms, side_constant = linear(side)
-                sides.append(simplify(from_linear(_add(rest, side_terms, k), constant + k * side_constant, int64)))
+            # c + min(a, b) = min(c + a, c + b); c - min(a, b) = max(c - a, c - b)
+            sides = [
+                (_add(rest, side_terms, k), constant + k * side_constant)
+                for side_terms, side_constant in (linear(t.a), linear(t.b))
+            ]
             both = isinstance(t, Min) == (k == 1)
-            results = (_is_nonneg(s, facts, depth + 1) for s in sides)
+            results = (_nonneg(st, sc, facts, depth + 1) for st, sc in sides)
             return all(results) if both else any(results)
     for fact_terms, fact_constant in [({}, 0), *facts.nonneg]:
         rest = _add(terms, fact_terms, -1)
@@ -93,8 +114,16 @@ def _add(a: dict[Expr, int], b: dict[Expr, int], sign: int) -> dict[Expr, int]:
     return {t: c for t, c in out.items() if c != 0}
 
 
-def _difference(a: Expr, b: Expr, facts: Facts) -> Expr:
-    return facts.expand(Sub(a, b))
+def _negated(terms: dict[Expr, int]) -> dict[Expr, int]:
+    return {t: -k for t, k in terms.items()}
+
+
+def _difference(a: Expr, b: Expr, facts: Facts) -> Linear:
+    """`a - b` expanded, as a linear form. Each side is expanded on its own (and memoized):
+    the same clamp bounds recur in every access of a stencil."""
+    ta, ca = linear(facts.expand(a))
+    tb, cb = linear(facts.expand(b))
+    return _add(ta, tb, -1), ca - cb
 
 
 class _Rewrite(Mutator):
@@ -108,18 +137,18 @@ class _Rewrite(Mutator):
         if not isinstance(node, Expr) or node.dtype != int64 and not isinstance(node, (LE, LT)):
             return node
         if isinstance(node, (Min, Max)):
-            d = _difference(node.b, node.a, self.facts)  # b - a
-            if _is_nonneg(d, self.facts):  # a <= b
+            terms, constant = _difference(node.b, node.a, self.facts)  # b - a
+            if _nonneg(terms, constant, self.facts, 0):  # a <= b
                 return node.a if isinstance(node, Min) else node.b
-            if _is_nonneg(simplify(Sub(Const(0, int64), d)), self.facts):  # b <= a
+            if _nonneg(_negated(terms), -constant, self.facts, 0):  # b <= a
                 return node.b if isinstance(node, Min) else node.a
             return node
         if isinstance(node, (LE, LT)) and node.a.dtype == int64:
             slack = 1 if isinstance(node, LT) else 0
-            d = _difference(node.b, node.a, self.facts)  # holds iff d - slack >= 0
-            if _is_nonneg(simplify(Sub(d, Const(slack, int64))), self.facts):
+            terms, constant = _difference(node.b, node.a, self.facts)  # holds iff d - slack >= 0
+            if _nonneg(terms, constant - slack, self.facts, 0):
                 return Const(True, node.dtype)
-            if _is_nonneg(simplify(Sub(Const(slack - 1, int64), d)), self.facts):
+            if _nonneg(_negated(terms), slack - 1 - constant, self.facts, 0):
                 return Const(False, node.dtype)
         return node
 
@@ -141,7 +170,7 @@ def _facts_of(cond: Expr, facts: Facts) -> None:
             _facts_of(a, facts)
             _facts_of(b, facts)
         case LE(a=a, b=b) | LT(a=a, b=b) if a.dtype == int64:
-            terms, constant = linear(_difference(b, a, facts))
+            terms, constant = _difference(b, a, facts)
             facts.nonneg.append((terms, constant - (1 if isinstance(cond, LT) else 0)))
 
 

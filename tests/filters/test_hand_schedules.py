@@ -1,8 +1,9 @@
 """Each standard filter compiled with its hand schedule (saline.hand_schedules) equals the
 reference interpreter, with all threads and with threads=1, on a downscaled photograph whose
 size divides by none of the strip sizes. Floats within rtol 1e-5 (the schedules reorder no
-arithmetic, but libm and numpy exp/pow may differ by ulps). Filters whose hand schedule takes
-long to lower (the lowering's bounds work, not gcc) are marked slow."""
+arithmetic, but libm and numpy exp/pow may differ by ulps); local_laplacian within atol 1e-6,
+since its outputs near 0 are differences of pyramid levels near 1, where one ulp is 1.2e-7.
+Filters whose test takes long (interpreting and compiling big pipelines) are marked slow."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from scheduler.schedule import Schedule
 from tests.filters.photos import photo
 
 SLOW = {"harris", "local_laplacian", "interpolate"}
+ATOL = {"local_laplacian": 1e-6}
 
 
 def _case(name: str) -> pytest.param:
@@ -38,7 +40,7 @@ def test_hand_schedule_matches_interpreter(name: str) -> None:
     for threads in (None, 1):
         got = compile(f.pipeline, schedule, threads=threads)(shape=shape, input=img)
         assert got.shape == want.shape and got.dtype == want.dtype
-        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-7, err_msg=f"threads={threads}")
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=ATOL.get(name, 1e-7), err_msg=f"threads={threads}")
 
 
 def test_every_filter_has_a_hand_schedule() -> None:

@@ -37,10 +37,12 @@ from pipelines import min as dsl_min
 from pipelines.bounds import Bounds, c64
 from pipelines.evaluate import Frame, evaluate
 from pipelines.expr import Const, Div, Expr, Mod, Mul
+from pipelines.expr import Var as IRVar
 from pipelines.mutator import substitute, walk
+from pipelines.simplify import euclid_div
 from pipelines.types import DType, int8, int16, int64, uint8, uint16, uint32
 from scheduler.loopir import Allocate, LetStmt
-from scheduler.lower import lower
+from scheduler.lower import PASSES, Lowering, lower
 from scheduler.schedule import Schedule
 from tests.helpers import assert_matches_reference
 from tests.scheduler.isolated import run_isolated
@@ -358,11 +360,6 @@ def test_compute_at_a_fused_loop_matches_reference():
     assert_matches_reference(Pipeline(consumer), _inputs(1), shape=(29, 37), schedule=s, rtol=1e-5)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: Div/Mod by a symbolic extent ignore a single-point dividend: at a fused loop a producer "
-    "gets whole rows, not one point",
-)
 def test_compute_at_a_fused_loop_gives_one_point_of_the_stencil():
     producer, consumer = stencil(1)  # consumer[x, y] reads producer at (x, y - 1), (x, y), (x, y + 1)
     s = Schedule()
@@ -443,3 +440,49 @@ def test_float_to_int_cast_of_params_alone_is_its_own_bound():
     assert lo == hi and not isinstance(lo, Const)
     data = cast(int32, ImageParam(float32, 1, "im")[0])
     assert Bounds({}).interval(data) == (c64(-(2**31)), c64(2**31 - 1))
+
+
+def test_division_by_a_scale_of_at_least_one_keeps_the_dividends_sign():
+    # The bilateral grid reads blury[x / max(s_sigma, 1), ...]: its region was once taken as
+    # [-|x|, |x|], four times the grid, and at 2560x1536 the grid's storage took gigabytes.
+    s = Param(int32, "s", 8)
+    u = IRVar("u", int64)
+    e = Div(u, dsl_max(cast(int64, s), 1))
+    lo, hi = Bounds({"u": (c64(0), c64(99))}).interval(e)
+    for scale in (-3, 0, 1, 2, 7, 100, 1000):
+        at = {s: Const(scale, int32)}
+        low, high = (evaluate(substitute(b, at), Frame(_NoInputs(), {})) for b in (lo, hi))
+        values = [euclid_div(v, max(scale, 1)) for v in range(100)]
+        assert low == 0 and high == max(values), scale
+
+
+def test_a_chain_of_compute_at_producers_writes_regions_with_the_consumers_symbols():
+    # Each link of the chain reads the next with a 3-tap stencil, all computed at the same
+    # strip loop. Their regions were once written by expanding every consumer's region into
+    # the producer's, and every later pass simplified those expansions again (interpolate's
+    # hand schedule did not lower in minutes). Now each producer is placed under its
+    # consumers' region lets and its region is one step from theirs.
+    im = ImageParam(float32, 2, "chain_im")
+    funcs = [Func("link0")]
+    funcs[0][x, y] = repeat_edge(im)[x, y]
+    for k in range(1, 9):
+        f = Func(f"link{k}")
+        prev = funcs[-1]
+        f[x, y] = prev[x, y - 1] + prev[x, y] + prev[x, y + 1]
+        funcs.append(f)
+    out = funcs[-1]
+    s = Schedule()
+    s[out].split(y, "yo", "yi", 8)
+    for f in funcs[:-1]:
+        s[f].compute_at(out, "yo")
+    state = Lowering(Pipeline(out), s)
+    for name, run in PASSES:
+        state = run(state)
+        if name == "inject compute_at":
+            break
+    lets = {n.name: n.value for n in walk(state.program) if isinstance(n, LetStmt)}
+    for k in range(7):  # link7 reads the output, whose strip is the loop's
+        names = {v.name for v in walk(lets[f"link{k}.min.1"]) if isinstance(v, IRVar)}
+        assert names == {f"link{k + 1}.min.1", f"link{k}.gmin.1"}, lets[f"link{k}.min.1"]
+    inputs = {"chain_im": np.random.default_rng(5).random((40, 23), dtype=np.float32)}
+    assert_matches_reference(Pipeline(out), inputs, shape=(40, 23), schedule=s, rtol=1e-5)
