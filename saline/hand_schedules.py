@@ -132,9 +132,13 @@ def _resize(f: Filter) -> Schedule:
 
 def _bilateral_grid(f: Filter) -> Schedule:
     # Halide: blurz at blurx's y, blurx root parallel in y, blury per strip of 8 output rows,
-    # the output parallel(y, 8). The histogram is a serial scatter here (see the filter).
+    # the output parallel(y, 8). The histogram is a serial scatter here (see the filter), with
+    # the channels innermost so that each pixel's luminance and bin are computed once; the
+    # luminance, read by the scatter and the slicing, is computed once at root.
     s = Schedule()
+    s["gray"].compute_root().split("y", "yo", "yi", STRIP).parallel("yo").vectorize("x", VECTOR)
     s["histogram"].compute_root()
+    s["histogram"].update(0).reorder("c", "r.x", "r.y").unroll("c")
     s["blurx"].compute_root().reorder("x", "c", "z", "y").parallel("y").vectorize("x", VECTOR).unroll("c")
     s["blurz"].compute_at("blurx", "y").reorder("x", "c", "z", "y").vectorize("x", VECTOR).unroll("c")
     s["bilateral_grid"].reorder("x", "c", "y").split("y", "yo", "yi", 8).parallel("yo").vectorize("x", VECTOR)
@@ -192,12 +196,10 @@ def _camera_pipe(f: Filter) -> Schedule:
     # curved is computed per strip, the stages before it at root in parallel 16-row strips,
     # x vectorized by 16 (Halide's 2 x 8 uint16 lanes): Saline vectorizes the full-resolution
     # interleave select(x % 2, ...) as a blend that evaluates every branch, so the quad
-    # planes (r_gr ... b_r) and `demosaiced` are computed once each instead of inlined; and a
-    # chain of compute_at stages takes minutes to lower (each one's region is bounded through
-    # all those it feeds). Measured with 2 threads on a 2592x1560 raw image: 205 ms, against
-    # 245 ms with curved at root too, 268 ms for the automatic schedule, ~300 ms with the
-    # demosaic inlined into curved per strip, and 450 ms for Halide's structure (every stage
-    # per strip), after 12 minutes of lowering.
+    # planes (r_gr ... b_r) and `demosaiced` are computed once each instead of inlined.
+    # Measured with 2 threads on a 2592x1560 raw image: 205 ms, against 245 ms with curved at
+    # root too, 268 ms for the automatic schedule, ~300 ms with the demosaic inlined into
+    # curved per strip, and 450 ms for Halide's structure (every stage per strip).
     out = f.output.name
     lanes = 2 * VECTOR
     s = Schedule()
