@@ -180,6 +180,10 @@ def inject(
     """`program` with f computed at the top of the body of loop `loop_name`; its storage there,
     or at the top of loop `store_loop` (which must enclose it), or at root when store_loop is ROOT."""
     loops = find_loops(program, loop_name)
+    if not loops and count_reads(program, f) == 0:
+        # Nothing reads f: its consumer's only use of it was simplified away (a select of two
+        # equal values), so neither was placed, and there is nothing to compute.
+        return program
     if not loops:
         raise ScheduleError(
             f"{where}: the consumer has no loop {loop_name.split('.', 2)[-1]!r} in its pure "

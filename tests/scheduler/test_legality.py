@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 
 from codegen.compile import compile
-from pipelines import Func, ImageParam, Pipeline, RDom, Var, float32, repeat_edge
+from pipelines import Func, ImageParam, Pipeline, RDom, Var, float32, repeat_edge, select
+from pipelines import max as maximum_of
 from scheduler.lower import lower
 from scheduler.schedule import FuncSchedule, Schedule, ScheduleError, Split, Vectorize
 from tests.helpers import assert_matches_reference
@@ -445,3 +446,25 @@ def test_json_placement_slot_of_the_wrong_kind(entry):
 def test_json_stage_directive_that_is_a_placement():
     with pytest.raises(ScheduleError, match="'blur_y'.*ComputeRoot"):
         Schedule.from_json(_doc({"compute": {"kind": "ComputeRoot"}, "stages": {"0": [{"kind": "ComputeRoot"}]}}))
+
+
+def test_compute_at_inside_a_func_whose_only_use_was_simplified_away_is_accepted():
+    # Found by the fuzzer: dead_f0 is read only inside select(c, 1.0, 1.0), which simplifies
+    # to 1.0, so dead_f0 is never placed; its reduction, computed at dead_f0's loop x, once
+    # raised "the consumer has no loop 'x'" for this legal schedule.
+    im = ImageParam(float32, 2, "dead_in")
+    r = RDom([(0, 3)], name="dead_r")
+    f0, f2, red = Func("dead_f0"), Func("dead_f2"), Func("dead_red")
+    red[x, y] = 0.0
+    red[x, y] = maximum_of(red[x, y], repeat_edge(im)[x + r.x, y])
+    f0[x, y] = red[x, y]
+    f2[x, y] = select(f0[x + 2, y] > 0, 1.0, 1.0)
+    s = Schedule()
+    s[f0].compute_at(f2, y)
+    s[red].compute_at(f0, x)
+    inputs = {"dead_in": np.random.default_rng(2).random((12, 12), dtype=np.float32)}
+    assert_matches_reference(Pipeline(f2), inputs, shape=(4, 4), schedule=s)
+    s[red].compute_at(f2, "no_such_loop")  # a live Func at a loop that does not exist still fails
+    s[f0].compute_root()
+    with pytest.raises(ScheduleError, match="no loop"):
+        lower(Pipeline(f2), s)
