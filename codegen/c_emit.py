@@ -178,6 +178,8 @@ class CEmitter:
                 # `-(float)i`, which is -0.0 for i == 0 where the language's `0 - x` is +0.0. It
                 # does not fold across a statement, so the operand goes through a temporary.
                 return f"({{ const {t.c_name} neg_ = {self.expr(e.b)}; ({self.expr(a)} - neg_); }})"  # type: ignore[attr-defined]
+            if isinstance(e, (LT, LE, EQ, NE)) and a.dtype.is_int and a.dtype.bits < 32:
+                return f"({_opaque32(self.expr(a))} {op} (int32_t){self.expr(e.b)})"  # type: ignore[attr-defined]
             text = f"({self.expr(a)} {op} {self.expr(e.b)})"  # type: ignore[attr-defined]
             if isinstance(e, BinaryOp) and t.is_int and t.bits < 32:
                 return f"(({t.c_name}){text})"  # C promotes to int; the language wraps at the type's width
@@ -214,7 +216,7 @@ class CEmitter:
         to, src = e.dtype, e.value.dtype  # type: ignore[attr-defined]
         v = self.expr(e.value)  # type: ignore[attr-defined]
         if to.is_bool:
-            return f"({v} != 0)"
+            return f"({_opaque32(v)} != 0)" if src.is_int and src.bits < 32 else f"({v} != 0)"
         if src.is_float and to.is_int:
             return f"saline_cvt_{type_suffix(src)}_{type_suffix(to)}({v})"
         return f"(({to.c_name}){v})"
@@ -389,6 +391,18 @@ def common_subexpressions(exprs: tuple[Expr, ...], prefix: str) -> tuple[list[tu
     return lets, tuple(substitute(e, mapping) for e in exprs)
 
 
+# gcc 12.2 miscompiles loops that vectorize a comparison of 8- or 16-bit integers whose result
+# becomes an index (`lut[max(in[i] == 0, 0)]` reads lut at other places: it takes lanes of the
+# narrow compare mask for index values), at -O2 with vectorization and at -O3 alike. The
+# operands are compared as int32 plus a zero the compiler cannot see through (set by an empty
+# asm at the top of the function), so it cannot narrow the comparison back.
+ZERO32 = "saline_zero32"
+
+
+def _opaque32(v: str) -> str:
+    return f"((int32_t){v} + {ZERO32})"
+
+
 def emit_c(lowering: Lowering) -> str:
     """The whole C translation unit for a lowered pipeline."""
     em = CEmitter(lowering)
@@ -400,6 +414,7 @@ def emit_c(lowering: Lowering) -> str:
         " int64_t *query, int64_t *error) {"
     )
     lines += ["    int32_t rc = 0;", "    (void)threads; (void)params; (void)buffers;"]
+    lines += [f"    int32_t SALINE_UNUSED {ZERO32} = 0;", f'    __asm__("" : "+r"({ZERO32}));']
     allocated = _allocated(lowering.body)
     for name, t in allocated:
         lines.append(f"    {t.c_name} *{em.bufs[name]} = NULL;")
