@@ -138,7 +138,10 @@ def _bilateral_grid(f: Filter) -> Schedule:
     s = Schedule()
     s["gray"].compute_root().split("y", "yo", "yi", STRIP).parallel("yo").vectorize("x", VECTOR)
     s["histogram"].compute_root()
-    s["histogram"].update(0).reorder("c", "r.x", "r.y").unroll("c")
+    # RDom names are made unique per process: the pixel RVars are looked up, not spelled.
+    histogram = next(g for g in f.pipeline.funcs if g.name == "histogram")
+    rx, ry = (v.name for v in histogram.updates[0].rvars)
+    s["histogram"].update(0).reorder("c", rx, ry).unroll("c")
     s["blurx"].compute_root().reorder("x", "c", "z", "y").parallel("y").vectorize("x", VECTOR).unroll("c")
     s["blurz"].compute_at("blurx", "y").reorder("x", "c", "z", "y").vectorize("x", VECTOR).unroll("c")
     s["bilateral_grid"].reorder("x", "c", "y").split("y", "yo", "yi", 8).parallel("yo").vectorize("x", VECTOR)

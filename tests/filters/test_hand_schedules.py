@@ -14,6 +14,7 @@ from codegen.compile import compile
 from pipelines.filters import FILTERS
 from pipelines.interpret import interpret
 from saline.hand_schedules import HAND_SCHEDULES, hand_schedule
+from scheduler.lower import lower
 from scheduler.schedule import Schedule
 from tests.filters.photos import photo
 
@@ -51,3 +52,13 @@ def test_hand_schedule_of_unknown_filter_is_the_default() -> None:
     f = FILTERS["box_blur"]()
     object.__setattr__(f, "name", "not_a_filter")
     assert hand_schedule(f) == Schedule()
+
+
+@pytest.mark.parametrize("name", ["bilateral_grid", "gaussian_blur", "unsharp_mask"])
+def test_hand_schedule_names_rvars_of_this_build(name: str) -> None:
+    # RDom names are made unique per process, so a filter built after others has RVars named
+    # r_1, r_8 ...; the bilateral grid's hand schedule once spelled "r.x" and failed then.
+    for other in FILTERS.values():
+        other()
+    f = FILTERS[name]()
+    lower(f.pipeline, hand_schedule(f))
