@@ -33,6 +33,7 @@ from pipelines.expr import (
     Sub,
     Var,
 )
+from pipelines.func import Func
 from pipelines.mutator import walk
 from pipelines.simplify import simplify, simplify_top
 from pipelines.types import DType, int64
@@ -58,6 +59,9 @@ def smax(a: Expr, b: Expr) -> Expr:
     return simplify_top(Max(a, b))
 
 
+VALUE_BOUNDS_DEPTH = 4  # Funcs read inside a Func's value, bounded in turn
+
+
 def union(a: Interval, b: Interval) -> Interval:
     return smin(a[0], b[0]), smax(a[1], b[1])
 
@@ -77,6 +81,7 @@ class Bounds:
 
     scope: dict[str, Interval]
     obligations: list[tuple[Expr, Expr, DType]] = field(default_factory=list)
+    depth: int = 0  # how many Funcs' values are being bounded around this one
 
     def interval(self, e: Expr) -> Interval:
         if not (e.dtype.is_int or e.dtype.is_bool):
@@ -152,9 +157,25 @@ class Bounds:
                 return self._oblige(c64(0), top, e.dtype, (lo, hi))
             case Cast(dtype=t, value=v):
                 return self._cast(t, v)
+            case Call(func=Func() as f) if not f.has_updates() and self.depth < VALUE_BOUNDS_DEPTH:
+                return self._values(f)
             case Call():
                 return type_range(e.dtype)
         return type_range(e.dtype)
+
+    def _values(self, f: Func) -> Interval:
+        """Bounds of every value of the pure Func f, whatever its arguments: a table index
+        computed at root (`hist[bin[x, y]]`, bin clamped to [0, 255]) then sizes the table by
+        bin's clamp instead of the whole int32 range (16 GiB). Only bounds that rely on no
+        run-time obligation and name none of f's variables are used."""
+        pure = f.definitions[0]
+        inner = Bounds({a.name: type_range(a.dtype) for a in pure.args}, depth=self.depth + 1)
+        lo, hi = inner.interval(pure.value)
+        names = {a.name for a in pure.args}
+        free = any(isinstance(n, (Var, RVar)) and n.name in names for b in (lo, hi) for n in walk(b))
+        if inner.obligations or free:
+            return type_range(f.dtype)
+        return lo, hi
 
     def _mul(self, e: Expr, a: Expr, b: Expr) -> Interval:
         if isinstance(a, Const):

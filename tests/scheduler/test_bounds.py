@@ -30,7 +30,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from codegen.compile import compile
-from pipelines import Func, ImageParam, Param, Pipeline, Var, cast, clamp, float32, int32, repeat_edge, select
+from pipelines import Func, ImageParam, Param, Pipeline, RDom, Var, cast, clamp, float32, int32, repeat_edge, select
 from pipelines import abs as dsl_abs
 from pipelines import max as dsl_max
 from pipelines import min as dsl_min
@@ -486,3 +486,24 @@ def test_a_chain_of_compute_at_producers_writes_regions_with_the_consumers_symbo
         assert names == {f"link{k + 1}.min.1", f"link{k}.gmin.1"}, lets[f"link{k}.min.1"]
     inputs = {"chain_im": np.random.default_rng(5).random((40, 23), dtype=np.float32)}
     assert_matches_reference(Pipeline(out), inputs, shape=(40, 23), schedule=s, rtol=1e-5)
+
+
+def test_a_table_indexed_by_a_clamped_func_at_root_is_sized_by_the_clamp():
+    # equalize_histogram's automatic schedule computes its bin Func at root: the histogram's
+    # index was then a Func read bounded by nothing but int32, and the histogram took 16 GiB.
+    # A pure Func's values are bounded by its definition (here its clamp) whatever its args.
+    im = ImageParam(float32, 2, "vb_in")
+    bin_, hist, out = Func("vb_bin"), Func("vb_hist"), Func("vb_out")
+    bin_[x, y] = clamp(cast(int32, im[x, y] * 255.0), 0, 255)
+    r = RDom([(0, im.width()), (0, im.height())], name="vb_r")
+    hist[x] = 0
+    hist[bin_[r.x, r.y]] += 1
+    out[x] = hist[x] * 2
+    s = Schedule()
+    s[bin_].compute_root()
+    s[hist].compute_root()
+    lets = dict(lower(Pipeline(out), s).lets)
+    known = {"vb_out.min.0": 10, "vb_out.max.0": 20}
+    assert (resolve(lets, "vb_hist.min.0", known), resolve(lets, "vb_hist.max.0", known)) == (0, 255)
+    a = np.random.default_rng(6).random((13, 17), dtype=np.float32)
+    assert_matches_reference(Pipeline(out), {"vb_in": a}, shape=(256,), schedule=s)
