@@ -45,8 +45,19 @@ def _pointwise(f: Filter) -> Schedule:
     return s
 
 
+def _edge_at_root(s: Schedule, f: Filter) -> None:
+    """The input's repeat_edge Func computed once at root, in parallel strips: the stencils then
+    read plain rows instead of clamping every tap's coordinates (measured 0.35-0.6x the time of
+    the inlined clamps for box_blur, gaussian_blur and median3x3 at 2560x1536). Its name is
+    made unique per process, so it is looked up."""
+    (edge,) = (g for g in f.pipeline.funcs if g.name.startswith(f"{f.input.name}_repeat_edge"))
+    x, y = (v.name for v in edge.definitions[0].args[:2])
+    s[edge.name].compute_root().split(y, "yo", "yi", STRIP).parallel("yo").vectorize(x, VECTOR)
+
+
 def _box_blur(f: Filter) -> Schedule:
     s = Schedule()
+    _edge_at_root(s, f)
     _strips(s, "blur_y")
     s["blur_x"].compute_at("blur_y", "yo").vectorize("x", VECTOR)
     return s
@@ -58,6 +69,7 @@ def _gaussian(f: Filter) -> Schedule:
     # names are made unique per process, so the taps' RVar is looked up, not spelled.
     funcs = {g.name: g for g in f.pipeline.funcs}
     s = Schedule()
+    _edge_at_root(s, f)
     for name in ("blur_x", "blur_y"):
         taps = funcs[name].updates[0].rvars[0].name
         s[name].compute_root().split("y", "yo", "yi", STRIP).parallel("yo").vectorize("x", VECTOR)
@@ -108,6 +120,7 @@ def _harris(f: Filter) -> Schedule:
 
 def _median(f: Filter) -> Schedule:
     s = Schedule()
+    _edge_at_root(s, f)
     _strips(s, "median")
     for name in ("col_low", "col_mid", "col_high"):
         s[name].compute_at("median", "yo").vectorize("x", VECTOR)
@@ -124,9 +137,13 @@ def _equalize(f: Filter) -> Schedule:
 
 
 def _resize(f: Filter) -> Schedule:
+    # resize_x at root: per strip of the output, bounds inference cannot see which input rows
+    # a strip reads through floor() of a float coordinate, so each strip computed resize_x
+    # over the whole height (55-67x Halide's time).
     s = Schedule()
     _strips(s, f.output.name)
-    s["resize_x"].compute_at(f.output.name, "yo").vectorize("x", VECTOR)
+    stage = s["resize_x"].compute_root().reorder("x", "c", "y")
+    stage.split("y", "yo", "yi", STRIP).parallel("yo").vectorize("x", VECTOR)
     return s
 
 
