@@ -1,6 +1,7 @@
 """The benchmark harness: Saline's schedules beside its peers, timed side by side in one process.
 
     python -m bench [--suite blur] [--size WxH ...] [--threads N] [--peers LIST] [--json FILE]
+    python -m bench --suite apps [--bench harris,median3x3] [--compile-timeout S]
     saline bench ...                                    (the same, through the command line)
 
 For each benchmark and size it builds every system's callable (timed as "setup": compiling,
@@ -10,16 +11,21 @@ once, untimed, to bring its own data back into cache, and then `--per-round` tim
 systems taking turns in an order that rotates from round to round. On a shared, noisy machine a
 load spike then lands on every system alike instead of on whichever ran back to back through
 it. All systems get the same input and thread count. It prints the median over all timed runs,
-min and max, their ratio to the best Saline variant and to
-the floor (bytes read and written once over the measured memory copy bandwidth, bench.floor:
-`floor copy` from 64 MiB arrays, `floor copy_image` from arrays of the input's size), and the
-share of the CPU that other processes took meanwhile (timings on a busy machine are disturbed).
+min and max, their ratio to the best Saline variant and to the floor (bytes read and written
+once over the measured copy bandwidth, bench.floor: `floor copy` from 64 MiB arrays, `floor
+copy_image` from arrays of the input's size), and the share of the CPU that other processes
+took meanwhile (timings on a busy machine are disturbed).
 
 The process must start with steady malloc settings (../shared/ANCHORS.md: without them numpy,
 torch eager and compute_root schedules page-fault their image-sized temporaries in again on
 every call) and with the thread counts of OpenMP, Halide and Saline fixed; glibc and the thread
 pools read them only at start, so `main` re-executes `python -m bench` once with them set when
 they are missing (`--no-reexec` measures the process as it is).
+
+A suite with several benchmarks (apps) lists them in `BENCHMARKS`; `--bench NAMES` picks some.
+Each is built and measured on its own (one that fails to build is reported FAILED, the others
+run), and with `--json` the file is rewritten after each. A table with a Halide `manual` row has
+a column "x hl-man"; a suite's `summary(results, threads)`, if any, is printed after its rows.
 
 `--json FILE` writes {"machine": {...}, "notes": [...], "records": [...]}, one record per
 measured row: {"benchmark", "system", "variant", "threads", "size": [W, H], "median_ms",
@@ -39,6 +45,7 @@ import statistics
 import subprocess
 import sys
 import time
+import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from importlib import metadata
@@ -47,10 +54,10 @@ from typing import Any
 
 import numpy as np
 
-from bench import blur, floor, grad
+from bench import apps, blur, floor, grad
 from bench.workload import Candidate, Skip, Workload
 
-SUITES = {"blur": blur, "grad": grad}
+SUITES = {"blur": blur, "grad": grad, "apps": apps}
 PEERS = ("numpy", "scipy", "opencv", "torch", "torch.compile", "halide")
 STEADY_MALLOC = {"MALLOC_MMAP_THRESHOLD_": "1000000000", "MALLOC_TRIM_THRESHOLD_": "10000000000"}
 REEXEC_MARK = "SALINE_BENCH_CHILD"
@@ -256,10 +263,17 @@ def machine(threads: int) -> dict[str, Any]:
 # ---------------------------------------------------------------- measuring one workload
 
 
-def _correct(result: Any, workload: Workload) -> bool:
-    got = np.asarray(result)
-    ref = workload.reference
-    return got.shape == ref.shape and bool(np.allclose(got, ref, rtol=workload.rtol, atol=workload.atol))
+def _correct(result: Any, workload: Workload, c: Candidate | None = None) -> bool:
+    """Whether `result` matches the reference: same shape, and close within the workload's
+    tolerance, or the candidate's own `rtol`, `atol` and `crop` (pixels left out at each side of
+    the last two axes) where it has them (a peer whose border rule differs: bench.apps.Peer)."""
+    got, ref = np.asarray(result), workload.reference
+    if got.shape != ref.shape:
+        return False
+    if crop := getattr(c, "crop", 0):
+        got, ref = got[..., crop:-crop, crop:-crop], ref[..., crop:-crop, crop:-crop]
+    rtol, atol = getattr(c, "rtol", None), getattr(c, "atol", None)
+    return bool(np.allclose(got, ref, workload.rtol if rtol is None else rtol, workload.atol if atol is None else atol))
 
 
 def prepare(workload: Workload, c: Candidate, warmup: int) -> tuple[Callable[[], Any], float, bool]:
@@ -270,7 +284,7 @@ def prepare(workload: Workload, c: Candidate, warmup: int) -> tuple[Callable[[],
     run = c.setup()
     result = run()
     setup_s = time.perf_counter() - start
-    correct = _correct(result, workload) and (c.check is None or bool(c.check()))
+    correct = _correct(result, workload, c) and (c.check is None or bool(c.check()))
     del result
     for _ in range(warmup):
         run()
@@ -376,29 +390,33 @@ def table(workload: Workload, rows: Sequence[Row], threads: int, runs: int) -> s
     w, h = workload.size
     top = best(rows, "saline")
     fl = best(rows, "floor", "copy")
+    manual = best(rows, "halide", "manual")
     lines = [
         f"{workload.benchmark} {w}x{h}, {threads} thread(s), {runs} runs in interleaved rounds; times in ms",
         "(x saline, x floor: median over the best Saline median, over the 64 MiB-copy floor; "
-        "others%: CPU share of other processes during timed runs of 0.25 s or more)",
-        f"{'system':<14}{'variant':<16}{'median':>9}{'min':>9}{'max':>9}{'x saline':>10}{'x floor':>9}"
-        f"{'setup s':>9}{'others%':>9}  correct",
+        + ("x hl-man: over Halide manual's median; " if manual else "")
+        + "others%: CPU share of other processes during timed runs of 0.25 s or more)",
+        f"{'system':<14}{'variant':<16}{'median':>9}{'min':>9}{'max':>9}{'x saline':>10}"
+        + (f"{'x hl-man':>10}" if manual else "")
+        + f"{'x floor':>9}{'setup s':>9}{'others%':>9}  correct",
     ]
     for r in rows:
         rec = r.record
         vs_saline = f"{rec.median_ms / top.record.median_ms:.2f}" if top else "-"
+        vs_manual = f"{rec.median_ms / manual.record.median_ms:>10.2f}" if manual else ""
         vs_floor = f"{rec.median_ms / fl.record.median_ms:.2f}" if fl else "-"
         setup = f"{r.setup_s:.2f}" if r.setup_s is not None else "-"
         share = others_share(*r.cpu) if r.cpu[0] >= 0.25 else None
         others = f"{share:.0%}" if share is not None else "-"
         lines.append(
             f"{rec.system:<14}{rec.variant:<16}{rec.median_ms:9.3f}{rec.min_ms:9.3f}{rec.max_ms:9.3f}"
-            f"{vs_saline:>10}{vs_floor:>9}{setup:>9}{others:>9}  {'yes' if rec.correct else 'NO'}"
+            f"{vs_saline:>10}{vs_manual}{vs_floor:>9}{setup:>9}{others:>9}  {'yes' if rec.correct else 'NO'}"
         )
     if top:
         lines.append(f"best saline: {top.record.variant} {top.record.median_ms:.3f} ms; its time over:")
         halide = best(rows, "halide")
         for label, other in (
-            ("halide manual", best(rows, "halide", "manual")),
+            ("halide manual", manual),
             (f"best halide ({halide.record.variant})" if halide else "best halide", halide),
             ("torch.compile", best(rows, "torch.compile")),
             ("floor (64 MiB copy)", fl),
@@ -456,6 +474,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--peers", type=_peers, default=PEERS, help=f"comma list of {', '.join(PEERS)}, or all, or none (default: all)"
     )
     parser.add_argument("--variants", help="comma list of Saline variants to run (default: all)")
+    parser.add_argument("--bench", metavar="NAMES", help="comma list of benchmarks, e.g. harris,median3x3")
+    parser.add_argument(
+        "--compile-timeout", type=float, default=900.0, metavar="S", help="seconds a Saline compile of a suite "
+        "with several benchmarks may take before it fails (0: no limit; default 900)"
+    )  # fmt: skip
     parser.add_argument(
         "--runs", type=_positive, default=11, help=f"interleaved rounds (timed runs per row), at least {MIN_RUNS}"
     )
@@ -468,6 +491,59 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _chosen(bench: str | None, suites: Sequence[str] | None) -> dict[str, list[str | None]] | str:
+    """{suite: its benchmarks to run} (None: a suite's one benchmark), or an error message. A
+    suite with `BENCHMARKS` runs those named by `--bench` (all by default); another runs when
+    `--bench` is not given or names its `BENCHMARK`."""
+    wanted = [n.strip() for n in bench.split(",") if n.strip()] if bench else None
+    chosen: dict[str, list[str | None]] = {}
+    known: set[str] = set()
+    for name in suites or list(SUITES):
+        suite = SUITES[name]
+        several = hasattr(suite, "BENCHMARKS")
+        names = suite.BENCHMARKS if several else (suite.BENCHMARK,)
+        known.update(names)
+        if any(wanted is None or n in wanted for n in names):
+            chosen[name] = [n for n in names if wanted is None or n in wanted] if several else [None]
+    unknown = [n for n in wanted or [] if n not in known]
+    if unknown:
+        return f"unknown benchmark(s) {', '.join(unknown)} in these suites; choose from {', '.join(sorted(known))}"
+    return chosen
+
+
+def measure(
+    suite: Any, size: tuple[int, int], benchmark: str | None, args: argparse.Namespace, bw: floor.Bandwidth
+) -> tuple[list[Row], list[str], bool]:
+    """Build, measure and print one workload: (its rows, its notes, whether it failed). A
+    ValueError while building is the user's (an unknown variant); another error fails only
+    this benchmark when its suite has several (printed with its traceback)."""
+    variants = tuple(v.strip() for v in args.variants.split(",")) if args.variants else None
+    try:
+        if benchmark is None:
+            workload = suite.workload(size, args.threads, args.peers, variants)
+        else:
+            timeout = args.compile_timeout if args.compile_timeout > 0 else None
+            workload = suite.workload(size, args.threads, args.peers, variants, benchmark, compile_timeout=timeout)
+    except ValueError:
+        raise
+    except Exception as err:  # one benchmark of several: reported, the others still run
+        if benchmark is None:
+            raise
+        traceback.print_exc()
+        line = f"{benchmark} {size[0]}x{size[1]}: FAILED to build: {type(err).__name__}: {err}"
+        print(f"\n{line}\n", flush=True)
+        return [], [line], True
+    rows, notes, failures = run_workload(workload, bw, args)
+    notes += failures
+    print()
+    print(table(workload, rows, args.threads, args.runs * args.per_round))
+    for note in notes:
+        print(f"  note: {note}")
+    print(flush=True)
+    failed = bool(failures) or any(r.record.system == "saline" and not r.record.correct for r in rows)
+    return rows, [f"{workload.benchmark} {size[0]}x{size[1]}: {n}" for n in notes], failed
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmarks named by `argv` (default: sys.argv[1:]); returns the exit status."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -478,38 +554,46 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.no_reexec and needs_reexec(args.threads):
         reexec(argv, args.threads)
     apply_threads(args.threads)
-    variants = tuple(v.strip() for v in args.variants.split(",")) if args.variants else None
-
+    chosen = _chosen(args.bench, args.suite)
+    if isinstance(chosen, str):
+        print(f"bench: error: {chosen}", file=sys.stderr)
+        return 2
     bw = floor.copy_bandwidth(args.threads, runs=args.runs, warmup=max(args.warmup, 1))
     print(f"memory copy bandwidth: {bw.describe()}", flush=True)
     all_rows: list[Row] = []
     all_notes = [f"floor: {bw.describe()}"]
     status = 0
-    for name in args.suite or list(SUITES):
+    for name, benchmarks in chosen.items():
         suite = SUITES[name]
         for size in args.size or suite.SIZES:
-            try:
-                workload = suite.workload(size, args.threads, args.peers, variants)
-            except ValueError as err:
-                print(f"bench: error: {err}", file=sys.stderr)
-                return 2
-            rows, notes, failures = run_workload(workload, bw, args)
-            notes += failures
-            print()
-            print(table(workload, rows, args.threads, args.runs * args.per_round))
-            for note in notes:
-                print(f"  note: {note}")
-            print(flush=True)
-            status |= bool(failures) or any(r.record.system == "saline" and not r.record.correct for r in rows)
-            all_rows += rows
-            all_notes += [f"{name} {size[0]}x{size[1]}: {n}" for n in notes]
+            done: list[tuple[str, list[Row]]] = []
+            for benchmark in benchmarks:
+                try:
+                    rows, notes, failed = measure(suite, size, benchmark, args, bw)
+                except ValueError as err:
+                    print(f"bench: error: {err}", file=sys.stderr)
+                    return 2
+                status |= failed
+                all_rows += rows
+                all_notes += [f"{name} {n}" for n in notes]
+                done.append((benchmark or suite.BENCHMARK, rows))
+                if args.json and benchmark is not None:  # a long suite keeps what it measured if killed
+                    write_json(args.json, machine(args.threads), all_notes, all_rows)
+            if hasattr(suite, "summary"):
+                summary = suite.summary(done, args.threads)
+                print(summary + "\n", flush=True)
+                all_notes += [line for line in summary.splitlines() if line.startswith("TARGET")]
     info = machine(args.threads)
     print(
         f"machine: {info['cpu']}, {info['cores']} cores, load average {info['load_average']}, "
         f"steady malloc: {info['steady_malloc']}, {info['versions']}"
     )
     if args.json:
-        data = {"machine": info, "notes": all_notes, "records": [asdict(r.record) for r in all_rows]}
-        Path(args.json).write_text(json.dumps(data, indent=1) + "\n")
+        write_json(args.json, info, all_notes, all_rows)
         print(f"wrote {len(all_rows)} records to {args.json}")
     return int(status)
+
+
+def write_json(path: str, info: dict[str, Any], notes: Sequence[str], rows: Sequence[Row]) -> None:
+    data = {"machine": info, "notes": list(notes), "records": [asdict(r.record) for r in rows]}
+    Path(path).write_text(json.dumps(data, indent=1) + "\n")
