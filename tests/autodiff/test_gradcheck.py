@@ -19,86 +19,34 @@ finite differences of the same pipeline without them (the same mathematical func
 relative tolerance float32 rounding allows, 1e-4. A subset of gradient pipelines is compiled to C
 (default schedule) and must give the interpreter's gradients.
 
-A Func kind with a known autodiff bug can be listed in `KNOWN_BUGS` (with a strict xfail in
-test_rules.py) to leave it out of the random draws until the bug is fixed; none is listed.
+The check of one seed lives in tests/autodiff/gradcheck.py (`python -m tests.fuzz --backward`
+runs it on other seeds); a Func kind with a known autodiff bug can be listed in its `KNOWN_BUGS`
+(with a strict xfail in test_rules.py) to leave it out of the random draws until the bug is
+fixed; none is listed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
 
 import numpy as np
 import pytest
 
 from codegen.compile import CompiledPipeline, compile
 from pipelines.autodiff import grad
-from pipelines.expr import Param
-from pipelines.func import ImageParam
 from pipelines.interpret import interpret
 from pipelines.pipeline import Pipeline
-from tests.autodiff.gen import BOUNDARIES, FUNC_KINDS, POINTWISE_OPS, Generated, generate
+from tests.autodiff.gen import BOUNDARIES, POINTWISE_OPS, Generated, generate
+from tests.autodiff.gradcheck import CAST_RTOL, KINDS, check_seed, directional_errors, gradients
 from tests.helpers import as_tuple, inputs_for
 
-KNOWN_BUGS: dict[str, str] = {}
-KINDS = tuple(k for k in FUNC_KINDS if k not in KNOWN_BUGS)
-
-EPS = 1e-6
-RTOL = 1e-6
-CAST_RTOL = 1e-4
 DEFAULT_SEEDS = range(200)
 SLOW_SEEDS = range(200, 1000)
 CAST_SEEDS = range(1000, 1030)
 # Gradient pipelines take gcc 3 to 25 s each on 2 cores: a few in the default run, more under slow.
 COMPILED_SEEDS = (1, 3, 5)
 SLOW_COMPILED_SEEDS = tuple(range(100, 120))
-
-
-def loss_value(forward: Pipeline, inputs: dict[str, Any]) -> float:
-    return float(interpret(forward, shape=(), **inputs_for(forward, inputs)))
-
-
-def gradients(gen: Generated) -> tuple[np.ndarray, ...]:
-    """The interpreter's gradients of the loss with respect to `gen.wrt`, in that order."""
-    g = grad(gen.loss, list(gen.wrt))
-    got = as_tuple(interpret(g, **inputs_for(g, gen.inputs)))
-    assert len(got) == len(gen.wrt)
-    for w, array in zip(gen.wrt, got):
-        want_shape = np.shape(gen.inputs[w.name])
-        assert array.shape == want_shape, f"gradient of {w.name}: shape {array.shape}, expected {want_shape}"
-        assert array.dtype == np.float64
-    return got
-
-
-def direction(w: ImageParam | Param, value: Any, rng: np.random.Generator) -> Any:
-    return float(rng.choice((-1.0, 1.0))) if isinstance(w, Param) else rng.standard_normal(np.shape(value))
-
-
-def directional_errors(gen: Generated, grads: tuple[np.ndarray, ...], reference: Generated, rtol: float) -> list[str]:
-    """One line per wrt whose directional derivative from finite differences of `reference`
-    (the same function) disagrees with `<gradient, d>`."""
-    rng = np.random.default_rng(gen.seed + 10_000)
-    forward = reference.forward
-    base = loss_value(forward, reference.inputs)
-    failures = []
-    for w, g in zip(gen.wrt, grads):
-        value = reference.inputs[w.name]
-        d = direction(w, value, rng)
-        plus, minus = dict(reference.inputs), dict(reference.inputs)
-        plus[w.name], minus[w.name] = value + EPS * d, value - EPS * d
-        fd = (loss_value(forward, plus) - loss_value(forward, minus)) / (2 * EPS)
-        inner = float(np.sum(g * d))
-        allowed = rtol * max(abs(fd), abs(inner)) + 1e-8 * (1 + abs(base))
-        if not abs(fd - inner) <= allowed:
-            failures.append(f"d/d{w.name}: finite differences {fd!r}, <gradient, d> {inner!r}")
-    return failures
-
-
-def check_seed(seed: int) -> None:
-    gen = generate(seed, kinds=KINDS)
-    failures = directional_errors(gen, gradients(gen), gen, RTOL)
-    assert not failures, f"{gen}\n" + "\n".join(failures)
 
 
 @pytest.mark.parametrize("seed", DEFAULT_SEEDS)

@@ -6,7 +6,9 @@ prefix (`s<seed>_` the first time a seed is built in a process, so a case's C is
 every run and the disk cache serves it; a fresh one after that, so rebuilding never collides
 with the language's name counters); `with_schedule(spec)` draws a random legal schedule for it
 with `tests.scheduler.schedule_gen.draw_schedule`, seeded by the spec's seed, redrawing (up to
-`DRAWS` times) a schedule whose C exceeds `C_LIMIT` characters; `case(seed)` is both.
+`DRAWS` times) a schedule whose C exceeds `C_LIMIT` characters, and keeps the lowering and C of
+the schedule it chose on the `Built` (`check.compiled` compiles from them instead of lowering the
+same pipeline again); `case(seed)` is both.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 
 from codegen.c_emit import emit_c
 from pipelines.pipeline import Pipeline
-from scheduler.lower import lower
+from scheduler.lower import Lowering, lower
 from scheduler.schedule import Schedule
 from tests.fuzz.gen import (
     FLOAT_RTOL,
@@ -112,6 +114,9 @@ class Built:
     schedule: Schedule | None
     inputs: dict[str, Any]
     shape: Any  # the shape= of a call
+    # `lower(pipeline, schedule)` and its C, when `with_schedule` computed them to size the draw
+    lowered: Lowering | None = None
+    c_source: str | None = None
 
 
 def build(spec: Spec, prefix: str | None = None) -> Built:
@@ -136,14 +141,16 @@ _built_seeds: set[int] = set()
 
 
 def _fit(schedule: Schedule, pipeline: Pipeline) -> Schedule:
-    """The schedule without entries for Funcs the pipeline lacks, nor placements at them (a shrunk
-    pipeline may have lost them)."""
-    names = {f.name for f in pipeline.funcs}
+    """The schedule without entries for Funcs the pipeline lacks, placements at them, nor
+    directives for updates they lack (a shrunk pipeline may have lost them)."""
+    funcs = {f.name: f for f in pipeline.funcs}
+    names = set(funcs)
     out = Schedule()
     for name, fs in schedule.funcs.items():
         if name not in names:
             continue
-        fs = replace(fs, stages=dict(fs.stages))
+        stages = len(funcs[name].definitions)
+        fs = replace(fs, stages={k: v for k, v in fs.stages.items() if k < stages})
         if getattr(fs.compute, "consumer", None) not in (None, *names):
             fs.compute = None
         if getattr(fs.store, "consumer", None) not in (None, *names):
@@ -173,17 +180,18 @@ def with_schedule(spec: Spec) -> tuple[Spec, Built]:
     A draw whose C exceeds `C_LIMIT` characters is redrawn (up to `DRAWS` times, keeping the
     smallest): gcc's time grows with the C, and the default run must build 500 cases in minutes."""
     built = build(spec)
-    best: tuple[int, Schedule] | None = None
+    best: tuple[Schedule, Lowering, str] | None = None
     for attempt in range(DRAWS):
         schedule = draw_schedule(RandomChooser(spec.seed + attempt * 1_000_003), as_case(built))
-        size = len(emit_c(lower(built.pipeline, schedule)))
-        if best is None or size < best[0]:
-            best = (size, schedule)
-        if size <= C_LIMIT:
+        lowered = lower(built.pipeline, schedule)
+        source = emit_c(lowered)
+        if best is None or len(source) < len(best[2]):
+            best = (schedule, lowered, source)
+        if len(source) <= C_LIMIT:
             break
     assert best is not None
-    built.schedule = best[1]
-    return replace(spec, schedule=best[1].to_json().replace(built.prefix, "@")), built
+    built.schedule, built.lowered, built.c_source = best
+    return replace(spec, schedule=built.schedule.to_json().replace(built.prefix, "@")), built
 
 
 def case(seed: int) -> tuple[Spec, Built]:

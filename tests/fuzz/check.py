@@ -7,22 +7,30 @@ compiled result equals the interpreter's (integers and bools exactly, floats wit
 where-predicates, schedule entries and directives, halves the output size, and replaces
 subexpressions by their same-typed children or by constants, keeping each step only while the
 signature stays the same (a step that makes the source invalid changes the signature, so it is
-never kept). `program(spec)` prints a Spec as a Python program, run from the repository root,
-that rebuilds the case and fails as the fuzzer saw it fail.
+never kept; a failure that raises must keep its message too, names and numbers aside).
+`program(spec)` prints a Spec as a Python program, run from the repository root, that rebuilds
+the case and fails as the fuzzer saw it fail. `compiled(built)` compiles from the lowering and C
+that `cases.with_schedule` kept.
 """
 
 from __future__ import annotations
 
 import json
+import re
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from typing import Any
 
+import codegen.compile as compile_module
+from codegen.c_emit import emit_c
 from codegen.compile import CompiledPipeline, compile
 from pipelines.func import DefinitionError
 from pipelines.interpret import interpret
+from pipelines.pipeline import Pipeline
 from pipelines.types import IRTypeError
-from scheduler.schedule import ScheduleError
+from scheduler.lower import Lowering, lower
+from scheduler.schedule import Schedule, ScheduleError
 from tests.fuzz.cases import Built, build, definitions, live_parts
 from tests.fuzz.gen import FLOAT_RTOL, IMAGE_SOURCE, E, FuncSpec, Spec, const
 from tests.helpers import as_tuple, assert_same
@@ -30,8 +38,38 @@ from tests.helpers import as_tuple, assert_same
 # ---------------------------------------------------------------- checking
 
 
+_compiling = threading.local()  # .built: the Built whose kept lowering this thread's compile may use
+
+
+def _lower_kept(pipeline: Pipeline, schedule: Schedule | None = None, debug: int | None = None) -> Lowering:
+    built = getattr(_compiling, "built", None)
+    if built is not None and built.lowered is not None and pipeline is built.pipeline and schedule is built.schedule:
+        return built.lowered
+    return lower(pipeline, schedule, debug)
+
+
+def _emit_kept(lowering: Lowering) -> str:
+    built = getattr(_compiling, "built", None)
+    if built is not None and built.c_source is not None and lowering is built.lowered:
+        return built.c_source
+    return emit_c(lowering)
+
+
 def compiled(built: Built) -> CompiledPipeline:
-    return compile(built.pipeline, built.schedule)
+    """`compile(built.pipeline, built.schedule)`, taking the lowering and C that `with_schedule`
+    kept instead of computing them again (lowering is deterministic: the same objects give the
+    same C). `codegen.compile` reads `lower` and `emit_c` through routes installed once per
+    process, which return the kept ones only for this thread's `built` and call the real passes
+    for anything else."""
+    if built.lowered is None:
+        return compile(built.pipeline, built.schedule)
+    if compile_module.lower is not _lower_kept or compile_module.emit_c is not _emit_kept:
+        compile_module.lower, compile_module.emit_c = _lower_kept, _emit_kept
+    _compiling.built = built
+    try:
+        return compile(built.pipeline, built.schedule)
+    finally:
+        _compiling.built = None
 
 
 def outcome(built: Built, binary: CompiledPipeline | BaseException | None = None) -> str | None:
@@ -165,18 +203,37 @@ def variants(spec: Spec) -> Iterator[Spec]:
         yield replace(spec, out_shape=tuple(max(1, (n + 1) // 2) for n in spec.out_shape))
 
 
-def signature_of(spec: Spec) -> str | None:
+def _template(message: str) -> str:
+    """An error message with quoted names and numbers masked: which error it is, not where."""
+    return re.sub(r"\d+", "N", re.sub(r"'[^']*'", "'_'", message))
+
+
+def signature_of(spec: Spec, detailed: bool = False) -> str | None:
     """The failure signature of `spec` built afresh (a definition the language refuses counts as
-    `build <Error>`, so a shrink step that makes the source invalid is never taken)."""
+    `build <Error>`, so a shrink step that makes the source invalid is never taken). With
+    `detailed`, a failure that raises (build, compile, call) also carries its message with names
+    and numbers masked (`_template`)."""
     try:
         built = build(spec)
     except (IRTypeError, DefinitionError, ScheduleError, TypeError, ValueError) as e:
-        return f"build {type(e).__name__}"
-    return outcome(built)
+        return f"build {type(e).__name__}: {_template(str(e))}" if detailed else f"build {type(e).__name__}"
+    signature = outcome(built)
+    if detailed and signature is not None and not signature.startswith("mismatch"):
+        return f"{signature}: {_template(describe(built))}"
+    return signature
 
 
 def shrink(spec: Spec, signature: str, budget: int = 400) -> Spec:
-    """A smaller Spec failing with the same signature: greedy, first improvement, at most `budget` tries."""
+    """A smaller Spec failing with the same signature: greedy, first improvement, at most `budget` tries.
+
+    A failure that raises must keep its message too (names and numbers aside): a shrink step that
+    drops a split but keeps a fuse of its loops raises another ScheduleError, and that is not the
+    failure being reduced."""
+    target, detailed = signature, False
+    if not signature.startswith("mismatch"):
+        full = signature_of(spec, detailed=True)
+        if full is not None and full.startswith(f"{signature}: "):
+            target, detailed = full, True
     tries = 0
     improved = True
     while improved and tries < budget:
@@ -185,7 +242,7 @@ def shrink(spec: Spec, signature: str, budget: int = 400) -> Spec:
             tries += 1
             if tries > budget:
                 break
-            if signature_of(candidate) == signature:
+            if signature_of(candidate, detailed) == target:
                 spec, improved = candidate, True
                 break
     return spec

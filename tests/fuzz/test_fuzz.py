@@ -6,86 +6,62 @@ interpreter on the same random inputs; integers and bools must agree exactly, fl
 rtol 1e-5 (NaN at the same places). A failing case is shrunk and the assertion message is a
 standalone program that reproduces it.
 
-The default run checks `SALINE_FUZZ_CASES` cases (500 when unset). Cases are generated on the
-main thread a few ahead of the test that checks them and compiled on two worker threads (gcc
-runs outside the GIL), as the schedule property test does; built libraries land in the disk
-cache, so a second run is quicker. `pytest -m fuzz` selects only the fuzz tests;
-`SALINE_FUZZ_CASES=20000 pytest -m fuzz` runs a long batch, and `python -m tests.fuzz` runs
-any number outside pytest.
+The default run checks `SALINE_FUZZ_CASES` cases (500 when unset) on `SALINE_FUZZ_JOBS` worker
+processes (every core when unset; tests/fuzz/parallel.py): the first test queues every selected
+seed, in order, and each test waits for its own; a worker generates, compiles, checks and (on
+failure) shrinks its case, so the Python work runs on every core and gcc beside it. Built
+libraries land in the disk cache, so a second run is quicker. `pytest -m fuzz` selects only the
+fuzz tests; `SALINE_FUZZ_CASES=20000 pytest -m fuzz` runs a long batch, and `python -m
+tests.fuzz` runs any number outside pytest.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
 
 import numpy as np
 import pytest
 
-from codegen.compile import CompiledPipeline
-from tests.fuzz import cases, check, gen
+from codegen.c_emit import emit_c
+from scheduler.lower import lower
+from tests.fuzz import cases, check, gen, parallel
 
 CASES = int(os.environ.get("SALINE_FUZZ_CASES", "500"))
 FIRST_SEED = int(os.environ.get("SALINE_FUZZ_SEED", "0"))
-LOOKAHEAD = 6  # cases built ahead of the one being checked
+JOBS = int(os.environ.get("SALINE_FUZZ_JOBS", "0")) or parallel.cores()
 SHRINK_BUDGET = int(os.environ.get("SALINE_FUZZ_SHRINK", "150"))  # candidate builds per failure
 
 pytestmark = pytest.mark.fuzz
 
 
-def _compile(built: cases.Built) -> CompiledPipeline | BaseException:
-    try:
-        return check.compiled(built)
-    except Exception as e:  # noqa: BLE001 - judged by the test, with the shrinker
-        return e
-
-
-class Ahead:
-    """Cases generated in order on the calling thread and compiled on worker threads."""
-
-    def __init__(self, workers: int):
-        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fuzz-build")
-        self.pending: dict[int, tuple[gen.Spec, cases.Built, Future[CompiledPipeline | BaseException]]] = {}
-        self.failed: dict[int, Exception] = {}
-        self.next = FIRST_SEED
-
-    def take(self, seed: int) -> tuple[gen.Spec, cases.Built, CompiledPipeline | BaseException]:
-        """Case `seed`, compiled; generating it raises here, in its own test, if it must."""
-        self.next = max(self.next, seed)
-        while self.next < seed + LOOKAHEAD and self.next < FIRST_SEED + CASES:
-            try:
-                spec, built = cases.case(self.next)
-                self.pending[self.next] = (spec, built, self.pool.submit(_compile, built))
-            except Exception as e:  # noqa: BLE001 - raised again by the test of that seed
-                self.failed[self.next] = e
-            self.next += 1
-        if seed in self.failed:
-            raise self.failed.pop(seed)
-        if seed not in self.pending:
-            spec, built = cases.case(seed)
-            return spec, built, _compile(built)
-        spec, built, future = self.pending.pop(seed)
-        return spec, built, future.result()
-
-    def close(self) -> None:
-        self.pool.shutdown(wait=True, cancel_futures=True)
-
-
 @pytest.fixture(scope="module")
-def ahead() -> Iterator[Ahead]:
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    a = Ahead(workers=max(1, min(2, cores)))
-    yield a
-    a.close()
+def checker(request: pytest.FixtureRequest) -> Iterator[parallel.Checker]:
+    """Every selected seed queued at once, in order, on worker processes."""
+    test = test_random_pipeline_compiled_matches_interpreter
+    selected = [item for item in request.session.items if getattr(item, "function", None) is test]
+    c = parallel.Checker(partial(parallel.forward, shrink=SHRINK_BUDGET), JOBS, parallel.forward_repro)
+    c.submit(item.callspec.params["seed"] for item in selected)
+    yield c
+    c.close()
 
 
 @pytest.mark.parametrize("seed", range(FIRST_SEED, FIRST_SEED + CASES))
-def test_random_pipeline_compiled_matches_interpreter(ahead: Ahead, seed: int) -> None:
-    spec, built, binary = ahead.take(seed)
-    signature = check.outcome(built, binary)
-    if signature is not None:
-        pytest.fail(check.failure_report(spec, signature, SHRINK_BUDGET), pytrace=False)
+def test_random_pipeline_compiled_matches_interpreter(checker: parallel.Checker, seed: int) -> None:
+    result = checker.result(seed)
+    if result.signature is not None:
+        pytest.fail(f"{result.signature}\n{result.text}", pytrace=False)
+
+
+def test_compiled_case_reuses_the_kept_lowering() -> None:
+    """A case compiles from the lowering and C `with_schedule` kept, and they are what lowering
+    the same pipeline and schedule again gives: reusing them changes nothing that is tested."""
+    for seed in (3, 4):
+        built = cases.case(seed)[1]
+        binary = check.compiled(built)
+        assert binary.lowered is built.lowered and binary.c_source == built.c_source
+        assert emit_c(lower(built.pipeline, built.schedule)) == built.c_source
 
 
 # ---------------------------------------------------------------- the generator itself
@@ -112,6 +88,12 @@ def test_generator_covers_the_language() -> None:
         assert f"cast({gen.dsl(t)}," in text, t.name
     assert "ImageParam(float64, 3," in text and "ImageParam(uint8, 1," in text
     assert "pipeline = Pipeline([s" in text and any(p.count(", s") for p in text.split("pipeline = Pipeline(")[1:])
+
+
+def test_generator_bounds_nested_data_dependent_coordinates() -> None:
+    """Seed 2010947 nested LUT reads in LUT indices until Python's parser refused the source; now
+    it stops at `MAX_NESTING` levels and the program compiles."""
+    compile(check.program(gen.generate(2010947)), "seed-2010947.py", "exec")
 
 
 def test_shrinker_reduces_a_failing_case_to_a_repro(monkeypatch: pytest.MonkeyPatch) -> None:
