@@ -19,8 +19,8 @@ interpolate's sparse alpha); the params are the filter's defaults. Rows:
   on its own. OpenCV's cornerHarris treats the border differently (it replicates the summed
   products, Saline the grey), so its row is compared without the 2 pixels at each side; the
   equalization and colour rows compute their grey and ratios in numpy (one thread).
-Known Saline bugs keep a row from running at all, with a note (NOT_RUN). `summary`, printed by
-the harness after the suite, divides Saline hand by Halide manual per filter, against TARGET.
+`summary`, printed by the harness after the suite, divides Saline hand by Halide manual per
+filter, against TARGET.
 """
 
 from __future__ import annotations
@@ -58,8 +58,6 @@ VARIANTS = ("hand", "auto")
 PHOTO = Path(__file__).resolve().parent.parent / "images" / "coffee.png"
 CHECK_WIDTH = 100  # of the photograph each Saline row is checked on against the interpreter
 HALIDE_MODULES = ("bench.apps_halide", "bench.apps_halide_large")
-NOT_RUN: dict[tuple[str, str], str] = {}
-"""(filter, Saline variant) pairs not run, with the reason (a known Saline bug)."""
 TOLERANCE = {"harris": (1e-4, 1e-8), "camera_pipe": (0.0, 1.0), "local_laplacian": (1e-4, 1e-2)}
 """(rtol, atol) of every row against the reference where the default (1e-4, 1e-6) does not fit:
 Harris responses are ~1e-3 at corners and far smaller elsewhere; camera_pipe is uint8, and a
@@ -347,13 +345,12 @@ def peer_candidates(
 # ---------------------------------------------------------------- the suite
 
 
-def _variants(name: str, variants: Sequence[str] | None) -> tuple[list[str], list[str]]:
+def _variants(variants: Sequence[str] | None) -> list[str]:
     names = list(VARIANTS) if variants is None else list(variants)
     unknown = [v for v in names if v not in VARIANTS]
     if unknown:
         raise ValueError(f"unknown Saline variant(s) {', '.join(unknown)} for apps; choose from {', '.join(VARIANTS)}")
-    notes = [f"saline {v}: not run ({NOT_RUN[name, v]})" for v in names if (name, v) in NOT_RUN]
-    return [v for v in names if (name, v) not in NOT_RUN], notes
+    return names
 
 
 def _reference(
@@ -376,7 +373,7 @@ def workload(
     compile_timeout: float | None = None,
 ) -> Workload:
     """The rows of one filter at `size` (module docstring); Saline variants are compiled here."""
-    names, notes = _variants(benchmark, variants)
+    names, notes = _variants(variants), []
     f = FILTERS[benchmark]()
     params = f.defaults()
     width, height = size

@@ -34,9 +34,9 @@ def _strips(s: Schedule, name: str, rows: int = STRIP, channels: bool = True) ->
     stage.split("y", "yo", "yi", rows).parallel("yo").vectorize("x", VECTOR)
 
 
-def _root_rows(s: Schedule, name: str, rows: int = STRIP) -> None:
+def _root_rows(s: Schedule, name: str, rows: int = STRIP, x: str = "x", y: str = "y") -> None:
     """Halide's `compute_root().parallel(y, rows).vectorize(x, 8)`."""
-    s[name].compute_root().split("y", "yo", "yi", rows).parallel("yo").vectorize("x", VECTOR)
+    s[name].compute_root().split(y, "yo", "yi", rows).parallel("yo").vectorize(x, VECTOR)
 
 
 def _pointwise(f: Filter) -> Schedule:
@@ -52,7 +52,7 @@ def _edge_at_root(s: Schedule, f: Filter) -> None:
     made unique per process, so it is looked up."""
     (edge,) = (g for g in f.pipeline.funcs if g.name.startswith(f"{f.input.name}_repeat_edge"))
     x, y = (v.name for v in edge.definitions[0].args[:2])
-    s[edge.name].compute_root().split(y, "yo", "yi", STRIP).parallel("yo").vectorize(x, VECTOR)
+    _root_rows(s, edge.name, x=x, y=y)
 
 
 def _box_blur(f: Filter) -> Schedule:

@@ -58,12 +58,6 @@ class Facts:
         return done
 
 
-def _is_nonneg(e: Expr, facts: Facts) -> bool:
-    """Whether the expanded int64 expression `e` is >= 0 wherever `facts` hold."""
-    terms, constant = linear(e)
-    return _nonneg(terms, constant, facts, 0)
-
-
 def _nonneg(terms: dict[Expr, int], constant: int, facts: Facts, depth: int) -> bool:
     """Whether the linear form `sum(k * t) + constant` is >= 0 wherever `facts` hold. A min or
     max term is split into its two sides, kept as linear forms: rebuilding and simplifying the
