@@ -7,7 +7,8 @@ a random differentiable pipeline), on `--jobs` worker processes (default: every 
 cases and, for each failure, what went wrong, writing the standalone repro program (shrunk, for
 a forward case) to `--out/seed-<n>.py` (`grad-seed-<n>.py` for a backward one). `--time-limit S`
 stops taking new seeds after S seconds; the seeds taken are always a contiguous range, and all
-of them are checked. The last line is a summary: cases, seed range, time, rate and failures.
+of them are checked. The last line is a summary: cases, seed range, time, rate, failures, and the
+confirmed refusals (tests/fuzz/overflow.py), which pass.
 Exits 1 when any case failed. It lives with the tests, not in the `saline` command line, because
 the generators are test code and the package does not import its tests.
 """
@@ -72,11 +73,13 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     failures: Counter[str] = Counter()
     failing: list[int] = []
-    done, last = 0, args.seed - 1
+    done, last, refused = 0, args.seed - 1, []
     print(f"{mode}: seeds from {args.seed}, at most {args.cases}, {args.jobs} jobs", flush=True)
     try:
         for result in _results(task, repro, args, start):
             done, last = done + 1, max(last, result.seed)
+            if result.refused:
+                refused.append(result.seed)
             if result.signature is not None:
                 failures[result.signature] += 1
                 failing.append(result.seed)
@@ -92,7 +95,9 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"{mode}: {done} cases (seeds {args.seed}..{last}) in {elapsed:.0f} s, {done / max(elapsed, 1e-9):.2f} "
             f"cases/s, {args.jobs} jobs on {parallel.cores()} cores; {len(failing)} failing: "
-            f"{dict(failures) or 'none'}{' at seeds ' + str(sorted(failing)) if failing else ''}",
+            f"{dict(failures) or 'none'}{' at seeds ' + str(sorted(failing)) if failing else ''}; "
+            f"{len(refused)} confirmed refusals of wrapping int32 index arithmetic"
+            f"{' at seeds ' + str(sorted(refused)) if refused else ''}",
             flush=True,
         )
     return 1 if failures else 0

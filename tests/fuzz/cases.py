@@ -117,6 +117,7 @@ class Built:
     # `lower(pipeline, schedule)` and its C, when `with_schedule` computed them to size the draw
     lowered: Lowering | None = None
     c_source: str | None = None
+    refused: bool = False  # the compiled call refused wrapping int32 index arithmetic (check.outcome)
 
 
 def build(spec: Spec, prefix: str | None = None) -> Built:

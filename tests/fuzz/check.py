@@ -3,7 +3,10 @@
 `outcome(built, compiled)` runs one built case (tests/fuzz/cases.py) and returns None when the
 compiled result equals the interpreter's (integers and bools exactly, floats within
 `FLOAT_RTOL`, NaN at the same places), else a failure signature: `mismatch <output>`, or
-`<phase> <ExceptionType>`. `shrink(spec, signature)` drops outputs, Funcs, updates,
+`<phase> <ExceptionType>`. A call the compiled pipeline refuses because its int32 index
+arithmetic would wrap passes, with `built.refused` set, when the interpreter's values confirm
+that an index operation wraps (tests/fuzz/overflow.py): such a program is outside the language's
+domain. `shrink(spec, signature)` drops outputs, Funcs, updates,
 where-predicates, schedule entries and directives, halves the output size, and replaces
 subexpressions by their same-typed children or by constants, keeping each step only while the
 signature stays the same (a step that makes the source invalid changes the signature, so it is
@@ -31,6 +34,7 @@ from pipelines.pipeline import Pipeline
 from pipelines.types import IRTypeError
 from scheduler.lower import Lowering, lower
 from scheduler.schedule import Schedule, ScheduleError
+from tests.fuzz import overflow
 from tests.fuzz.cases import Built, build, definitions, live_parts
 from tests.fuzz.gen import FLOAT_RTOL, IMAGE_SOURCE, E, FuncSpec, Spec, const
 from tests.helpers import as_tuple, assert_same
@@ -87,6 +91,9 @@ def outcome(built: Built, binary: CompiledPipeline | BaseException | None = None
     try:
         got = as_tuple(binary(shape=built.shape, **built.inputs))
     except (ValueError, TypeError, RuntimeError, MemoryError) as e:
+        if isinstance(e, ValueError) and overflow.REFUSAL in str(e) and overflow.index_wraps(built):
+            built.refused = True
+            return None
         return f"call {type(e).__name__}"
     for f, g, w in zip(built.pipeline.outputs, got, want, strict=True):
         try:

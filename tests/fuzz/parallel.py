@@ -45,6 +45,7 @@ class Result:
     signature: str | None = None
     text: str = ""  # what went wrong, with the repro
     program: str = ""  # the standalone repro program
+    refused: bool = False  # passed as a confirmed refusal of wrapping int32 index arithmetic
 
 
 def _compile(built: cases.Built) -> CompiledPipeline | BaseException:
@@ -73,7 +74,7 @@ def forward(seed: int, shrink: int = 150) -> Result:
     except Exception as e:  # noqa: BLE001 - the interpreter refused the case
         return _error(seed, "interpret", e)
     if signature is None:
-        return Result(seed)
+        return Result(seed, refused=built.refused)
     small = check.shrink(spec, signature, shrink)
     return Result(seed, signature, check.report(small, signature), check.program(small, signature))
 
