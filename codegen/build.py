@@ -126,9 +126,36 @@ def csrc_dir() -> Path:
     return Path(__file__).resolve().parent.parent / "csrc"
 
 
+@functools.cache
+def has_libmvec() -> bool:
+    """Whether glibc's vector math library, with every function saline_runtime.h declares SIMD
+    (tanhf came last, in glibc 2.35), is there to link: x86-64 Linux with glibc 2.35 or newer.
+    Read from the C library's own version string, so no process is started."""
+    if platform.machine() not in ("x86_64", "AMD64") or not hasattr(os, "confstr"):
+        return False
+    try:
+        name, _, version = (os.confstr("CS_GNU_LIBC_VERSION") or "").partition(" ")
+    except (OSError, ValueError):
+        return False
+    parts = version.split(".")
+    return (
+        name == "glibc"
+        and len(parts) >= 2
+        and all(p.isdigit() for p in parts[:2])
+        and ((int(parts[0]), int(parts[1])) >= (2, 35))
+    )
+
+
 def compile_flags() -> list[str]:
-    """The flags every library is built with (sanitizers from SALINE_SANITIZE included), `-I<csrc>` last."""
-    return [*BASE_FLAGS, *_sanitizer_flags(), f"-I{csrc_dir()}"]
+    """The flags every library is built with (sanitizers from SALINE_SANITIZE included; `-DSALINE_LIBMVEC`
+    where glibc's vector math library is linked), `-I<csrc>` last."""
+    vector_math = ["-DSALINE_LIBMVEC"] if has_libmvec() else []
+    return [*BASE_FLAGS, *vector_math, *_sanitizer_flags(), f"-I{csrc_dir()}"]
+
+
+def _libraries(flags: list[str]) -> list[str]:
+    """Libraries to link, after the source (so that `--as-needed` linkers keep them)."""
+    return ["-lmvec", "-lm"] if "-DSALINE_LIBMVEC" in flags else []
 
 
 def build_count() -> int:
@@ -195,7 +222,7 @@ def _build_in(directory: Path, source: str, flags: list[str], stem: str) -> Path
     global _builds
     kept = cache.keep_source(directory, stem, source)
     built = cache.temp_path(directory, stem, ".so")
-    command = [*compiler_command(), *flags, "-o", str(built), str(kept)]
+    command = [*compiler_command(), *flags, "-o", str(built), str(kept), *_libraries(flags)]
     with _guard:
         _builds += 1
     try:

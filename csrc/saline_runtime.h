@@ -14,6 +14,26 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#if defined(SALINE_LIBMVEC)
+/* glibc's libmvec has vector versions of these (`_ZGVdN8v_expf` is expf on 8 AVX2 lanes).
+ * glibc's math.h declares them SIMD-callable only under -ffast-math, which Saline never uses;
+ * declaring them so here lets loops that call them vectorize. The vector versions are accurate
+ * to 4 ulp (glibc's manual), against 1 for the scalar ones; lanes a loop does not vectorize
+ * (its tail) call the scalar ones. The build links -lmvec when it defines SALINE_LIBMVEC. */
+#define SALINE_SIMD __attribute__((simd("notinbranch")))
+SALINE_SIMD float powf(float, float);
+SALINE_SIMD float expf(float);
+SALINE_SIMD double exp(double);
+SALINE_SIMD float logf(float);
+SALINE_SIMD double log(double);
+SALINE_SIMD float sinf(float);
+SALINE_SIMD double sin(double);
+SALINE_SIMD float cosf(float);
+SALINE_SIMD double cos(double);
+SALINE_SIMD float tanhf(float);
+SALINE_SIMD double tanh(double);
+#endif
+
 #define SALINE_MAX_DIMS 8
 #define SALINE_UNUSED __attribute__((unused))
 
