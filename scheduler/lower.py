@@ -29,6 +29,7 @@ from scheduler.realize import Names, StageNest, build_stage_loops, inline_funcs,
 from scheduler.schedule import Bound, ComputeAt, Schedule, ScheduleError, StoreAt, StoreRoot, resolve_placement
 from scheduler.simplify import simplify
 from scheduler.split_tails import split_vector_tails
+from scheduler.version_clamps import version_vector_clamps
 
 
 @dataclass(frozen=True)
@@ -267,6 +268,14 @@ def split_tails(state: Lowering) -> Lowering:
     return state
 
 
+def version_clamps(state: Lowering) -> Lowering:
+    """Vector loops whose boundary clamps bind only at the edges run the other vectors without
+    them (scheduler.version_clamps): plain vector loads instead of gathers."""
+    assert state.body is not None
+    state.body = version_vector_clamps(state.body)
+    return state
+
+
 def specialize_dense(state: Lowering) -> Lowering:
     """Two versions of the loop nest: one for the common case where every passed array has unit
     stride in dimension 0 (the stride becomes the constant 1, so inner loops can use SIMD), and
@@ -307,6 +316,7 @@ PASSES: list[tuple[str, Callable[[Lowering], Lowering]]] = [
     ("simplify", simplify_all),
     ("prune clamps", prune),
     ("split vector tails", split_tails),
+    ("version clamped vectors", version_clamps),
     ("specialize dense", specialize_dense),
 ]
 

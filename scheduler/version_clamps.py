@@ -1,0 +1,241 @@
+"""Version vector loops on their clamps: the vectors inside a boundary run without them.
+
+A boundary condition reads `input[clamp(x + k, lo, hi)]`; in a vector loop over x that clamp
+turns the load into a gather, although only the vectors at the image's edges ever clamp. Halide
+partitions such loops; this pass does the same at the grain of one vector.
+
+In: the loop nest after the other passes. After `version_vector_clamps`: every vectorized For
+(with no loop inside it) whose body holds an integer min or max with exactly one operand that
+moves with the loop's lanes, or a moving `int64(int32(v))` (lowering's widening of a coordinate
+back to an index), is
+
+    if (cond) <the loop with each such min/max replaced by its moving operand, and each such
+              widening by v> else <the loop>
+
+where `cond` says, for each min/max replaced, that the moving operand's interval over the lanes
+lies on the side of the other operand that makes the min/max pick it (`a <= b` for `min(a, b)`,
+`a >= b` for `max(a, b)`), and for each widening, that v's interval fits int32. Intervals are
+bounds inference's (pipelines.bounds), over the lanes' range, every other variable a single
+point and the loop's own lets expanded; the int32 arithmetic they assume does not wrap, and each
+int64 value they narrow to int32, are part of `cond` too. So both branches compute the same
+values, and the first has neither clamps nor round trips through int32 for gcc to turn into
+gathers.
+"""
+
+from __future__ import annotations
+
+from pipelines.bounds import Bounds, Interval, to64, type_range
+from pipelines.expr import LE, Add, And, Cast, Const, Expr, Max, Min, Sub, Var
+from pipelines.mutator import Mutator, children, substitute, walk
+from pipelines.simplify import simplify
+from pipelines.types import DType, int32, int64
+from scheduler.loopir import Block, For, IfThenElse, LetStmt, Provide, Stmt, Store
+
+MAX_VERSIONED = 64  # min/max nodes one loop may drop; a body with more keeps only its clamped version
+
+
+class _LaneBounds(Bounds):
+    """Bounds that see through a narrowing of an int64 index to int32, under the obligation that
+    its value fits: lowering computes coordinates in int64 and narrows them to int32 Vars."""
+
+    def _cast(self, t: DType, v: Expr) -> Interval:
+        if t == int32 and v.dtype == int64:
+            lo, hi = self._interval(v)
+            lo, hi = simplify(lo), simplify(hi)
+            self.obligations.append((lo, hi, int32))
+            return lo, hi
+        return super()._cast(t, v)
+
+
+def version_vector_clamps(stmt: Stmt) -> Stmt:
+    """`stmt` with its clamped vector loops versioned (module docstring)."""
+    return _Version().visit(stmt)
+
+
+class _Version(Mutator):
+    def visit_For(self, s: For) -> Stmt:
+        body = self.visit(s.body)
+        loop = s if body is s.body else For(s.name, s.min, s.extent, s.kind, body)
+        if loop.kind != "vectorized":
+            return loop
+        versioned = _versioned(loop)
+        return versioned if versioned is not None else loop
+
+
+def _exprs(s: Stmt, lets: dict[Var, Expr]) -> list[tuple[Expr, dict[Var, Expr]]] | None:
+    """The expressions of the loop body `s`, each with the body's lets in scope where it stands
+    (their values expanded); None when the body holds a statement this pass does not look into."""
+    match s:
+        case LetStmt(name=n, value=v, body=b):
+            inner = {**lets, Var(n, v.dtype): substitute(v, lets)}
+            rest = _exprs(b, inner)
+            return None if rest is None else [(v, lets), *rest]
+        case Block(stmts=stmts):
+            found: list[tuple[Expr, dict[Var, Expr]]] = []
+            for part in stmts:
+                got = _exprs(part, lets)
+                if got is None:
+                    return None
+                found += got
+            return found
+        case IfThenElse(cond=c, then_case=t, else_case=e):
+            parts = [_exprs(t, lets), [] if e is None else _exprs(e, lets)]
+            if parts[0] is None or parts[1] is None:
+                return None
+            return [(c, lets), *parts[0], *parts[1]]
+        case Provide(args=args, value=v):
+            return [(a, lets) for a in (*args, v)]
+        case Store(index=i, value=v):
+            return [(i, lets), (v, lets)]
+    return None
+
+
+def _moves(e: Expr, lane: str, inner: dict[Var, Expr]) -> bool:
+    return any(isinstance(n, Var) and (n.name == lane or n in inner) for n in walk(e))
+
+
+def _condition(node: Min | Max, lane: str, scope: dict[str, Interval], lets: dict[Var, Expr]) -> Expr | None:
+    """When `node` picks its moving operand on every lane, or None when that cannot be said."""
+    a, b = node.a, node.b
+    if _moves(b, lane, lets):
+        a, b = b, a
+    if not _moves(a, lane, lets) or _moves(b, lane, lets):
+        return None
+    moving, limit = substitute(a, lets), substitute(b, lets)
+    if _moves(limit, lane, {}):  # a let of the loop names the lane
+        return None
+    bounds = _LaneBounds(dict(scope))
+    try:
+        lo, hi = bounds.interval(moving)
+    except TypeError:
+        return None
+    end = lo if isinstance(node, Max) else hi
+    kind_min, kind_max = type_range(a.dtype)
+    if isinstance(end, Const) and not kind_min.value < end.value < kind_max.value:
+        return None  # a data-dependent operand: no bound
+    parts: list[Expr] = [LE(end, to64(limit))] if isinstance(node, Min) else [LE(to64(limit), end)]
+    for olo, ohi, dtype in bounds.obligations:
+        dmin, dmax = type_range(dtype)
+        parts += [LE(dmin, olo), LE(ohi, dmax)]
+    cond = parts[0]
+    for p in parts[1:]:
+        cond = And(cond, p)
+    return simplify(cond)
+
+
+def _widening(node: Cast, lane: str, scope: dict[str, Interval], lets: dict[Var, Expr]) -> Expr | None:
+    """When `int64(int32(v))` is v on every lane: v's interval fits int32. gcc cannot see that
+    the round trip through int32 keeps consecutive lanes consecutive, and gathers them."""
+    v = node.value.value  # type: ignore[attr-defined]
+    bounds = _LaneBounds(dict(scope))
+    try:
+        lo, hi = bounds.interval(substitute(v, lets))
+    except TypeError:
+        return None
+    parts = [(lo, hi, int32), *bounds.obligations]
+    cond: Expr | None = None
+    for olo, ohi, dtype in parts:
+        dmin, dmax = type_range(dtype)
+        both = And(LE(dmin, olo), LE(ohi, dmax))
+        cond = both if cond is None else And(cond, both)
+    return simplify(cond) if cond is not None else None
+
+
+def _round_trip(n: Expr) -> bool:
+    """`int64(int32(v))` with v int64: how lowering widens an int32 coordinate back to an index."""
+    return (
+        isinstance(n, Cast)
+        and n.dtype == int64
+        and isinstance(n.value, Cast)
+        and n.value.dtype == int32
+        and n.value.value.dtype == int64
+    )
+
+
+ROUNDS = 4  # replacing a clamp can expose a widening, or a clamp inside another's operand
+
+
+def _versioned(loop: For) -> Stmt | None:
+    if any(isinstance(n, For) for n in walk(loop.body)):
+        return None
+    scope = {loop.name: (loop.min, simplify(Sub(Add(loop.min, loop.extent), Const(1, int64))))}
+    fast, conds, count = loop.body, [], 0
+    for _ in range(ROUNDS):
+        found = _exprs(fast, {})
+        if found is None:
+            return None
+        inside = {loop.name} | {n.name for n in walk(fast) if isinstance(n, LetStmt)}
+        replaced = _replacements(found, loop.name, scope, conds, inside)
+        if replaced is None:
+            return None
+        if not replaced:
+            break
+        count += len(replaced)
+        if count > MAX_VERSIONED:
+            return None
+        fast = substitute(fast, replaced)
+    if fast is loop.body:
+        return None
+    fast_loop = For(loop.name, loop.min, loop.extent, loop.kind, fast)
+    if not conds:
+        return fast_loop
+    cond = conds[0]
+    for c in conds[1:]:
+        cond = And(cond, c)
+    return IfThenElse(simplify(cond), fast_loop, loop)
+
+
+def _candidates(expr: Expr, lane: str, lets: dict[Var, Expr]) -> list[tuple[Expr, bool]]:
+    """The integer min/max and round-trip nodes of `expr` that move with the lane, each shared
+    subtree looked at once, with whether its first operand is the one that moves."""
+    moving: dict[int, bool] = {}
+    found: list[tuple[Expr, bool]] = []
+    stack: list[tuple[Expr, bool]] = [(expr, False)]
+    while stack:
+        node, ready = stack.pop()
+        if id(node) in moving:
+            continue
+        kids = list(children(node))
+        if not ready:
+            stack.append((node, True))
+            stack.extend((k, False) for k in kids if id(k) not in moving)  # type: ignore[misc]
+            continue
+        here = isinstance(node, Var) and (node.name == lane or node in lets)
+        moving[id(node)] = here or any(moving.get(id(k), False) for k in kids)
+        if moving[id(node)] and (_round_trip(node) or (isinstance(node, (Min, Max)) and node.dtype.is_int)):
+            first = moving.get(id(kids[0]), False) if kids else False
+            found.append((node, first))
+    return found
+
+
+def _replacements(
+    found: list[tuple[Expr, dict[Var, Expr]]],
+    lane: str,
+    scope: dict[str, Interval],
+    conds: list[Expr],
+    inside: set[str],
+) -> dict[Expr, Expr] | None:
+    """The min/max and widening nodes of one round that the lanes decide, each mapped to what it
+    becomes; their conditions are added to `conds`. `inside` names what the loop binds, which a
+    condition, evaluated before the loop, must not name. None when there are too many."""
+    replaced: dict[Expr, Expr] = {}
+    tried: set[Expr] = set()
+    for expr, lets in found:
+        for n, first_moves in _candidates(expr, lane, lets):
+            if n in tried:
+                continue
+            tried.add(n)
+            if _round_trip(n):
+                cond, picked = _widening(n, lane, scope, lets), n.value.value  # type: ignore[attr-defined]
+            else:
+                cond, picked = _condition(n, lane, scope, lets), n.a if first_moves else n.b  # type: ignore[attr-defined]
+            if cond is None or (isinstance(cond, Const) and not cond.value):
+                continue
+            if any(isinstance(v, Var) and v.name in inside for v in walk(cond)):
+                continue  # evaluated before the loop, cond may only name what is bound outside it
+            replaced[n] = picked
+            if not (isinstance(cond, Const) and cond.value) and cond not in conds:
+                conds.append(cond)
+            if len(replaced) > MAX_VERSIONED:
+                return None
+    return replaced
