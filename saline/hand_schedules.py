@@ -57,9 +57,11 @@ def _pointwise(f: Filter) -> Schedule:
 
 def _edge_at_root(s: Schedule, f: Filter) -> None:
     """The input's repeat_edge Func computed once at root, in parallel strips: the stencils then
-    read plain rows instead of clamping every tap's coordinates (measured 0.35-0.6x the time of
-    the inlined clamps for box_blur, gaussian_blur and median3x3 at 2560x1536). Its name is
-    made unique per process, so it is looked up."""
+    read plain rows instead of clamping every tap's coordinates. gaussian_blur's taps loop over
+    an RDom, whose clamped reads stay gathers (2.3x slower inlined, at 2560x1536); box_blur and
+    median3x3 read the input in vector loops over x, whose interior vectors run without clamps
+    (scheduler.version_clamps), so for them the extra pass costs more than it saves (0.6-0.8x
+    without it). Its name is made unique per process, so it is looked up."""
     (edge,) = (g for g in f.pipeline.funcs if g.name.startswith(f"{f.input.name}_repeat_edge"))
     x, y = (v.name for v in edge.definitions[0].args[:2])
     _root_rows(s, edge.name, x=x, y=y)
@@ -67,7 +69,6 @@ def _edge_at_root(s: Schedule, f: Filter) -> None:
 
 def _box_blur(f: Filter) -> Schedule:
     s = Schedule()
-    _edge_at_root(s, f)
     _strips(s, "blur_y")
     s["blur_x"].compute_at("blur_y", "yo").vectorize("x", VECTOR)
     return s
@@ -130,7 +131,6 @@ def _harris(f: Filter) -> Schedule:
 
 def _median(f: Filter) -> Schedule:
     s = Schedule()
-    _edge_at_root(s, f)
     _strips(s, "median")
     for name in ("col_low", "col_mid", "col_high"):
         s[name].compute_at("median", "yo").vectorize("x", VECTOR)
