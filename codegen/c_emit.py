@@ -147,7 +147,7 @@ class CEmitter:
             Mod: lambda e: self._helper("mod", e),
             Min: lambda e: self._helper("min", e),
             Max: lambda e: self._helper("max", e),
-            Pow: lambda e: f"{'powf' if e.dtype.bits == 32 else 'pow'}({self.expr(e.a)}, {self.expr(e.b)})",
+            Pow: lambda e: f"{'saline_powf' if e.dtype.bits == 32 else 'pow'}({self.expr(e.a)}, {self.expr(e.b)})",
             And: lambda e: f"({self.expr(e.a)} && {self.expr(e.b)})",
             Or: lambda e: f"({self.expr(e.a)} || {self.expr(e.b)})",
             Not: lambda e: f"(!{self.expr(e.value)})",

@@ -14,6 +14,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "saline_math.h"
+
 #if defined(SALINE_LIBMVEC)
 /* glibc's libmvec has vector versions of these (`_ZGVdN8v_expf` is expf on 8 AVX2 lanes).
  * glibc's math.h declares them SIMD-callable only under -ffast-math, which Saline never uses;
@@ -21,7 +23,6 @@
  * to 4 ulp (glibc's manual), against 1 for the scalar ones; lanes a loop does not vectorize
  * (its tail) call the scalar ones. The build links -lmvec when it defines SALINE_LIBMVEC. */
 #define SALINE_SIMD __attribute__((simd("notinbranch")))
-SALINE_SIMD float powf(float, float);
 SALINE_SIMD float expf(float);
 SALINE_SIMD double exp(double);
 SALINE_SIMD float logf(float);

@@ -1,7 +1,8 @@
-"""Math functions in vectorized loops: where glibc's libmvec is there, float32 pow, exp, log, sin,
-cos and tanh and float64 exp, log, sin, cos and tanh in vectorized loops are its vector versions
-(csrc/saline_runtime.h), within the 4 ulp its manual states, and pow keeps C's special cases
-exactly. Checked on special values and on wide random samples, vectorized and scalar, against
+"""Math functions in vectorized loops: float32 pow is Saline's own (csrc/saline_math.h), within
+0.51 ulp of the exact power, with C's special cases exactly, and the same bits in vector and
+scalar loops; where glibc's libmvec is there, float32 and float64 exp, log, sin, cos and tanh in
+vectorized loops are its vector versions (csrc/saline_runtime.h), within the 4 ulp its manual
+states. Checked on special values and on wide random samples, vectorized and scalar, against
 numpy (float32 math against float64 numpy rounded to float32: numpy's float32 loops err too)."""
 
 from __future__ import annotations
@@ -48,22 +49,31 @@ def _pow_inputs() -> tuple[np.ndarray, np.ndarray]:
     return np.ascontiguousarray(a), np.ascontiguousarray(b)
 
 
-@pytest.mark.parametrize("vectorized", [True, False], ids=["vector", "scalar"])
-def test_float32_pow_is_within_four_ulps_of_numpy_with_the_special_cases_exact(vectorized: bool) -> None:
+def _pow(vectorized: bool, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     a_in, b_in = ImageParam(float32, 1, "pow_a"), ImageParam(float32, 1, "pow_b")
     f = Func("pow_out")
     f[x] = pow(a_in[x], b_in[x])
     s = Schedule()
     if vectorized:
         s[f].vectorize("x", 8)
+    return compile(Pipeline(f), s)(shape=a.shape, pow_a=a, pow_b=b)
+
+
+def test_float32_pow_is_within_half_an_ulp_and_a_bit_with_the_special_cases_exact() -> None:
     a, b = _pow_inputs()
-    got = compile(Pipeline(f), s)(shape=a.shape, pow_a=a, pow_b=b)
+    got = _pow(True, a, b)
+    scalar = _pow(False, a, b)
+    assert np.array_equal(got.view(np.uint32), scalar.view(np.uint32)), "vector and scalar loops differ"
     with np.errstate(all="ignore"):
         want = np.power(a, b)
+        exact = np.power(a.astype(np.float64), b.astype(np.float64))
     special = ~np.isfinite(want) | (want == 0) | (a == 1) | (b == 0)  # NaN, infinities, zeros (signs), 1
     assert _ulps(got[special], want[special]).max() == 0, "special cases differ from numpy"
-    worst = _ulps(got, want)
-    assert worst.max() <= 4, f"pow({a[worst.argmax()]!r}, {b[worst.argmax()]!r}): {worst.max()} ulp"
+    finite = ~special & (np.abs(exact) <= np.finfo(np.float32).max)
+    spacing = np.spacing(np.abs(exact[finite]).astype(np.float32)).astype(np.float64)
+    worst = np.abs(got[finite] - exact[finite]) / spacing
+    at = np.flatnonzero(finite)[worst.argmax()]
+    assert worst.max() <= 0.51, f"pow({a[at]!r}, {b[at]!r}) = {got[at]!r}, exactly {exact[at]!r}: {worst.max()} ulp"
 
 
 @pytest.mark.parametrize("dtype", [float32, float64], ids=["f32", "f64"])
