@@ -52,7 +52,7 @@ from pipelines.expr import (
     Tanh,
     Var,
 )
-from pipelines.mutator import substitute, walk
+from pipelines.mutator import children, substitute, walk
 from pipelines.types import DType
 from scheduler.infer_bounds import buffer_symbol
 from scheduler.loopir import Allocate, Block, Check, For, IfThenElse, LetStmt, Load, Nop, Stmt, Store
@@ -287,12 +287,16 @@ class CEmitter:
             case For(name=n, min=lo, extent=ext, kind=kind, body=b):
                 self.loop_counter += 1
                 i = f"i{self.loop_counter}"
+                hoisted: list[tuple[Var, Expr]] = []
+                if kind == "vectorized" and isinstance(b, Store):
+                    hoisted, b = loop_invariants(b, n, f"inv{self.loop_counter}")
                 self.parallel_depth += kind == "parallel"
                 inner = self.stmt(b, indent + 2)
                 self.parallel_depth -= kind == "parallel"
                 return [
                     f"{pad}{{",
                     f"{pad}    const int64_t {i}_lo = {self.expr(lo)}, {i}_hi = {i}_lo + {self.expr(ext)};",
+                    *(f"{pad}    const {v.dtype.c_name} {self.vars[var.name]} = {self.expr(v)};" for var, v in hoisted),
                     *self._pragma(kind, ext, pad + "    ", innermost=not any(isinstance(n, For) for n in walk(b))),
                     f"{pad}    for (int64_t {i} = {i}_lo; {i} < {i}_hi; {i}++) {{",
                     f"{pad}        const int64_t SALINE_UNUSED {self.vars[n]} = {i};",
@@ -349,6 +353,37 @@ class CEmitter:
                     f"{pad}}}",
                 ]
         raise TypeError(f"no C rule for statement {type(s).__name__}")
+
+
+def loop_invariants(store: Store, loop: str, prefix: str) -> tuple[list[tuple[Var, Expr]], Store]:
+    """The largest subexpressions of `store` that name neither the loop variable `loop` nor any
+    load, let-bound to be computed once before the loop, and the store reading them. gcc does
+    not hoist them itself where they hold branches (a saturating float-to-int conversion, a
+    clamp): left in a vector loop, such a value made every index that uses it look non-affine,
+    so contiguous loads became gathers (the rows a resize reads, for one). Computing them before
+    a loop that may not run is safe: without loads, no operation traps."""
+    found: dict[Expr, None] = {}
+
+    def visit(e: Expr) -> None:
+        if _is_leaf(e):
+            return
+        if isinstance(e, Load):
+            visit(e.index)
+            return
+        if not any(isinstance(n, Load) or (isinstance(n, Var) and n.name == loop) for n in walk(e)):
+            found[e] = None
+            return
+        for child in children(e):
+            if isinstance(child, Expr):
+                visit(child)
+
+    visit(store.index)
+    visit(store.value)
+    if not found:
+        return [], store
+    lets = [(Var(f"{prefix}.{k}", e.dtype), e) for k, e in enumerate(found)]
+    mapping = {e: var for var, e in lets}
+    return lets, Store(store.buffer, substitute(store.index, mapping), substitute(store.value, mapping))
 
 
 def _is_leaf(e: Expr) -> bool:
