@@ -1,7 +1,7 @@
 """Hand schedules of the standard filters, after Halide's published manual schedules.
 
 `hand_schedule(f)` returns a fresh Schedule for the Filter `f` (by `f.name`), naming its Funcs
-and loop variables by name. Each follows the CPU schedule of the Halide app it comes from
+and loop variables by name. Most follow the CPU schedule of the Halide app they come from
 (tiles or row strips in parallel, the innermost dimension vectorized by 8 floats, stencil
 producers computed inside the strips), adapted where Saline lacks a directive:
 
@@ -10,6 +10,10 @@ producers computed inside the strips), adapted where Saline lacks a directive:
   (`compute_at(out, yo)`), which costs a halo of a few rows per strip instead of a recompute
   of every row's window;
 - no `clone_in`, `compute_with`, `reorder_storage`: left out.
+
+Where a different structure measured faster, the schedule says so and why: local_laplacian is
+the automatic schedule, and interpolate computes each pyramid pass once at root, where Halide
+inlines and recomputes them.
 
 A filter without an entry gets an empty schedule (the default: inline all, outputs at root).
 """
