@@ -18,8 +18,8 @@ import itertools
 from collections.abc import Iterator
 
 from pipelines.expr import Const, Expr, ImageDim, Param, RVar, Var
-from pipelines.mutator import children, substitute, walk
-from scheduler.loopir import Allocate, Block, Check, For, IfThenElse, LetStmt, Load, Nop, Stmt, Store
+from pipelines.mutator import children, map_children, substitute
+from scheduler.loopir import For, IfThenElse, LetStmt, Load, Stmt, Store
 
 
 def hoist_invariants(body: Stmt) -> Stmt:
@@ -30,45 +30,76 @@ def hoist_invariants(body: Stmt) -> Stmt:
 class _Hoister:
     def __init__(self) -> None:
         self.loops = itertools.count()
+        # per expression: the variables it names and whether it reads a buffer, found once
+        # (each loop around an expression asks again)
+        self.free: dict[Expr, tuple[frozenset[str], bool]] = {}
 
     def stmt(self, s: Stmt) -> Stmt:
-        match s:
-            case For(name=n, min=lo, extent=ext, kind=kind, body=b):
-                body = self.stmt(b)
-                bound = {n} | set(_bound_names(body))
-                found: dict[Expr, None] = {}
-                for e in _expressions(body):
-                    _collect(e, bound, found)
-                if not found:
-                    return For(n, lo, ext, kind, body)
-                k = next(self.loops)
-                lets = [(Var(f"inv{k}.{j}", e.dtype), e) for j, e in enumerate(found)]
-                mapping: dict[Expr, Expr] = {e: var for var, e in lets}
-                hoisted: Stmt = For(n, lo, ext, kind, _replace(body, mapping))
-                for var, e in reversed(lets):
-                    hoisted = LetStmt(var.name, e, hoisted)
-                return hoisted
-            case Block(stmts=ss):
-                return Block(tuple(self.stmt(x) for x in ss))
-            case LetStmt(name=n, value=v, body=b):
-                return LetStmt(n, v, self.stmt(b))
-            case IfThenElse(cond=c, then_case=t, else_case=e):
-                return IfThenElse(c, self.stmt(t), self.stmt(e) if e is not None else None)
-            case Allocate():
-                return Allocate(s.name, s.dtype, s.extents, self.stmt(s.body))
-        return s
+        if not isinstance(s, For):
+            return map_children(s, self.stmt) if isinstance(s, Stmt) else s
+        body = self.stmt(s.body)
+        bound = {s.name} | set(_bound_names(body))
+        found: dict[Expr, None] = {}
+        for e in _expressions(body):
+            self.collect(e, bound, found)
+        if not found:
+            return For(s.name, s.min, s.extent, s.kind, body)
+        k = next(self.loops)
+        lets = [(Var(f"inv{k}.{j}", e.dtype), e) for j, e in enumerate(found)]
+        hoisted: Stmt = For(s.name, s.min, s.extent, s.kind, substitute(body, {e: var for var, e in lets}))
+        for var, e in reversed(lets):
+            hoisted = LetStmt(var.name, e, hoisted)
+        return hoisted
+
+    def names_and_reads(self, e: Expr) -> tuple[frozenset[str], bool]:
+        known = self.free.get(e)
+        if known is None:
+            names = {e.name} if isinstance(e, (Var, RVar)) else set()
+            reads = isinstance(e, Load)
+            for child in children(e):
+                if isinstance(child, Expr):
+                    child_names, child_reads = self.names_and_reads(child)
+                    names |= child_names
+                    reads = reads or child_reads
+            known = self.free[e] = (frozenset(names), reads)
+        return known
+
+    def collect(self, e: Expr, bound: set[str], found: dict[Expr, None]) -> None:
+        """Add the largest subexpressions of `e` that read nothing and name no `bound`
+        variable (the index of a read is searched, the read itself kept)."""
+        if isinstance(e, (Const, Var, RVar, Param, ImageDim)):
+            return
+        if isinstance(e, Load):
+            self.collect(e.index, bound, found)
+            return
+        names, reads = self.names_and_reads(e)
+        if not reads and not names & bound:
+            found[e] = None
+            return
+        for child in children(e):
+            if isinstance(child, Expr):
+                self.collect(child, bound, found)
+
+
+def _statements(s: Stmt) -> Iterator[Stmt]:
+    """Every statement of the tree `s` (its expressions are not searched)."""
+    stack = [s]
+    while stack:
+        n = stack.pop()
+        yield n
+        stack.extend(c for c in children(n) if isinstance(c, Stmt))
 
 
 def _bound_names(s: Stmt) -> Iterator[str]:
     """Names of the variables that statements inside `s` bind (loops and lets)."""
-    for n in walk(s):
+    for n in _statements(s):
         if isinstance(n, (For, LetStmt)):
             yield n.name
 
 
 def _expressions(s: Stmt) -> Iterator[Expr]:
     """The expressions of the stores, lets and conditions inside `s`."""
-    for n in walk(s):
+    for n in _statements(s):
         match n:
             case Store(index=i, value=v):
                 yield i
@@ -77,40 +108,3 @@ def _expressions(s: Stmt) -> Iterator[Expr]:
                 yield v
             case IfThenElse(cond=c):
                 yield c
-
-
-def _collect(e: Expr, bound: set[str], found: dict[Expr, None]) -> None:
-    """Add the largest subexpressions of `e` that read nothing and name no `bound` variable
-    (the index of a read is searched, the read itself kept)."""
-    if isinstance(e, (Const, Var, RVar, Param, ImageDim)):
-        return
-    if isinstance(e, Load):
-        _collect(e.index, bound, found)
-        return
-    if not any(isinstance(n, Load) or (isinstance(n, (Var, RVar)) and n.name in bound) for n in walk(e)):
-        found[e] = None
-        return
-    for child in children(e):
-        if isinstance(child, Expr):
-            _collect(child, bound, found)
-
-
-def _replace(s: Stmt, mapping: dict[Expr, Expr]) -> Stmt:
-    """`s` with the keys of `mapping` replaced in its stores, lets and conditions."""
-    match s:
-        case Store(buffer=buf, index=i, value=v):
-            return Store(buf, substitute(i, mapping), substitute(v, mapping))
-        case For(name=n, min=lo, extent=ext, kind=kind, body=b):
-            return For(n, lo, ext, kind, _replace(b, mapping))
-        case Block(stmts=ss):
-            return Block(tuple(_replace(x, mapping) for x in ss))
-        case LetStmt(name=n, value=v, body=b):
-            return LetStmt(n, substitute(v, mapping), _replace(b, mapping))
-        case IfThenElse(cond=c, then_case=t, else_case=e):
-            otherwise = _replace(e, mapping) if e is not None else None
-            return IfThenElse(substitute(c, mapping), _replace(t, mapping), otherwise)
-        case Allocate():
-            return Allocate(s.name, s.dtype, s.extents, _replace(s.body, mapping))
-        case Check() | Nop():
-            return s
-    return s

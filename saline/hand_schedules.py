@@ -206,11 +206,11 @@ def _interpolate(f: Filter) -> Schedule:
         name = g.name
         if name == out or name.startswith("upsampled_") or name.startswith(f"{f.input.name}_repeat_edge"):
             continue
-        stage = s[name].compute_root() if name != "interpolated_0" else s[name].compute_at(out, "yo")
-        stage.reorder("x", "c", "y")
-        if name != "interpolated_0":
-            stage.split("y", "yo", "yi", 8).parallel("yo")
-        stage.vectorize("x", VECTOR)
+        if name == "interpolated_0":
+            s[name].compute_at(out, "yo").reorder("x", "c", "y").vectorize("x", VECTOR)
+        else:
+            stage = s[name].compute_root().reorder("x", "c", "y")
+            stage.split("y", "yo", "yi", 8).parallel("yo").vectorize("x", VECTOR)
     _strips(s, out, rows=8)
     return s
 
