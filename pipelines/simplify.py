@@ -175,6 +175,9 @@ class Simplify(Mutator):
     visit_Min = visit_Max = _minmax
 
     def _compare(self, e: LT | LE | EQ | NE) -> Expr:
+        if isinstance(e.a, Const) and isinstance(e.b, Const):  # IEEE comparisons, as Python's
+            a, b = e.a.value, e.b.value
+            return Const({LT: a < b, LE: a <= b, EQ: a == b, NE: a != b}[type(e)], e.dtype)
         if e.a.dtype != int64 and not (isinstance(e, (EQ, NE)) and e.a.dtype.is_int):
             return e  # ordering of wrapping types is not decided by the difference; equality is
         d = _difference(e.a, e.b)

@@ -28,6 +28,7 @@ from scheduler.prune_clamps import prune_clamps
 from scheduler.realize import Names, StageNest, build_stage_loops, inline_funcs, inline_lets, unique_names
 from scheduler.schedule import Bound, ComputeAt, Schedule, ScheduleError, StoreAt, StoreRoot, resolve_placement
 from scheduler.simplify import simplify
+from scheduler.split_residues import split_vector_residues
 from scheduler.split_tails import split_vector_tails
 from scheduler.version_clamps import version_vector_clamps
 
@@ -276,6 +277,15 @@ def version_clamps(state: Lowering) -> Lowering:
     return state
 
 
+def split_residues(state: Lowering) -> Lowering:
+    """Vector loops that divide their coordinate by a small constant run, where its lane-free
+    part is a multiple of it, one copy of the body per residue (scheduler.split_residues):
+    contiguous loads instead of gathers, one branch of each select on the remainder."""
+    assert state.body is not None
+    state.body = split_vector_residues(state.body)
+    return state
+
+
 def specialize_dense(state: Lowering) -> Lowering:
     """Two versions of the loop nest: one for the common case where every passed array has unit
     stride in dimension 0 (the stride becomes the constant 1, so inner loops can use SIMD), and
@@ -317,6 +327,7 @@ PASSES: list[tuple[str, Callable[[Lowering], Lowering]]] = [
     ("prune clamps", prune),
     ("split vector tails", split_tails),
     ("version clamped vectors", version_clamps),
+    ("split vector residues", split_residues),
     ("specialize dense", specialize_dense),
 ]
 
