@@ -30,6 +30,7 @@ from scheduler.schedule import Bound, ComputeAt, Schedule, ScheduleError, StoreA
 from scheduler.simplify import simplify
 from scheduler.split_residues import split_vector_residues
 from scheduler.split_tails import split_vector_tails
+from scheduler.unswitch import unswitch_vector_loops
 from scheduler.version_clamps import version_vector_clamps
 
 
@@ -286,6 +287,14 @@ def split_residues(state: Lowering) -> Lowering:
     return state
 
 
+def unswitch(state: Lowering) -> Lowering:
+    """Vector loops that select on a lane-invariant condition run one copy per outcome
+    (scheduler.unswitch): no blend of both branches, and loops gcc would not vectorize do."""
+    assert state.body is not None
+    state.body = unswitch_vector_loops(state.body)
+    return state
+
+
 def specialize_dense(state: Lowering) -> Lowering:
     """Two versions of the loop nest: one for the common case where every passed array has unit
     stride in dimension 0 (the stride becomes the constant 1, so inner loops can use SIMD), and
@@ -328,6 +337,7 @@ PASSES: list[tuple[str, Callable[[Lowering], Lowering]]] = [
     ("split vector tails", split_tails),
     ("version clamped vectors", version_clamps),
     ("split vector residues", split_residues),
+    ("unswitch vector loops", unswitch),
     ("specialize dense", specialize_dense),
 ]
 

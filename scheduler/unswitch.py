@@ -1,0 +1,78 @@
+"""Vector loops whose body branches on a condition that is the same for every lane run one copy
+per outcome.
+
+A select on a lane-invariant condition (the channel in `select(c < 1, red, green)`, the row's
+parity in a Bayer interleave, a split's tail test on an outer variable) is a blend in a vector
+loop: both branches computed, and gcc 12 does not vectorize the loop at all when the values are
+narrower than the condition it materialises ("relevant stmt not supported: _ifc_ = cond ? a :
+b"). After `unswitch_vector_loops(stmt)`, each innermost vector loop whose body selects or
+branches on up to MAX_CONDITIONS such conditions c1, c2, ... is
+
+    if c1:
+      if c2: loop[c1 := true, c2 := true]  else: loop[c1 := true, c2 := false]
+    else:
+      ...
+
+each copy simplified, so its selects keep one branch. A condition qualifies when it names
+neither the lane nor anything bound inside the loop and reads no memory (the loop may write
+what it would read). The conditions are evaluated once per entry to the loop instead of per
+lane; every point runs the same code on the same values, in the same order.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from pipelines.expr import Const, Expr, Node, Select, Var
+from pipelines.mutator import Mutator, substitute, walk
+from pipelines.types import bool_
+from scheduler.loopir import For, IfThenElse, LetStmt, Load, Nop, Stmt
+from scheduler.simplify import simplify
+
+MAX_CONDITIONS = 3
+"""Most conditions a loop is unswitched on: 2^MAX_CONDITIONS copies of its body at most."""
+
+
+def unswitch_vector_loops(stmt: Stmt) -> Stmt:
+    """`stmt` with every innermost vector loop unswitched on its lane-invariant conditions
+    (module docstring); the same object if there is none."""
+    return _Unswitch().visit(stmt)  # type: ignore[return-value]
+
+
+class _Unswitch(Mutator):
+    def visit_For(self, s: For) -> Stmt:
+        body = self.visit(s.body)
+        loop = s if body is s.body else For(s.name, s.min, s.extent, s.kind, body)
+        if loop.kind != "vectorized" or any(isinstance(n, For) for n in walk(loop.body)):
+            return loop
+        conditions = _invariant_conditions(loop)
+        return _versions(loop, conditions) if conditions else loop
+
+
+def _invariant_conditions(loop: For) -> list[Expr]:
+    inside = {loop.name} | {n.name for n in walk(loop.body) if isinstance(n, (LetStmt, For))}
+    counts: Counter[Expr] = Counter()
+    for n in walk(loop.body):
+        if isinstance(n, (Select, IfThenElse)) and not isinstance(n.cond, Const) and n.cond.dtype == bool_:
+            if not any(isinstance(m, Load) or (isinstance(m, Var) and m.name in inside) for m in walk(n.cond)):
+                counts[n.cond] += 1
+    return [c for c, _ in counts.most_common(MAX_CONDITIONS)]
+
+
+def _versions(loop: For, conditions: list[Expr]) -> Stmt:
+    if not conditions:
+        return loop
+    first, rest = conditions[0], conditions[1:]
+    copies: list[Stmt] = []
+    for outcome in (True, False):
+        body = simplify(substitute(loop.body, {first: Const(outcome, bool_)}))
+        if isinstance(body, Nop):  # the outcome leaves nothing to do (a tail test that fails)
+            copies.append(body)
+            continue
+        copy = For(loop.name, loop.min, loop.extent, loop.kind, body)  # type: ignore[arg-type]
+        copies.append(_versions(copy, [c for c in rest if _present(copy, c)]))
+    return IfThenElse(first, copies[0], copies[1])
+
+
+def _present(node: Node, cond: Expr) -> bool:
+    return any(n == cond for n in walk(node))
