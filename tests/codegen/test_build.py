@@ -10,6 +10,7 @@ import uuid
 import warnings
 from pathlib import Path
 
+import numpy as np
 import platformdirs
 import pytest
 
@@ -240,3 +241,44 @@ def test_compiler_identity_ignores_command_when_pinned(monkeypatch: pytest.Monke
     assert build.compiler_identity() != default
     monkeypatch.setenv("SALINE_CC_ID", "gcc-12")
     assert build.compiler_identity() == "id:gcc-12"
+
+
+TABLE_LOOKUP = """
+void lookup(float *restrict out, const float *restrict table, const float *restrict in, int n) {
+    #pragma omp simd
+    for (int i = 0; i < n; i++) {
+        int k = (int)(in[i] * 1000.0f);
+        out[i] = table[k < 0 ? 0 : (k > 1023 ? 1023 : k)] * in[i];
+    }
+}
+"""
+
+
+def test_builds_tell_the_compiler_to_avoid_hardware_gathers(tmp_path: Path) -> None:
+    """A vector table lookup compiles to gathers with the plain flags and to none with the flags a
+    build adds (NO_GATHER_FLAGS), wherever the compiler takes one of them; the library computes
+    the same values."""
+    compiler = tuple(build.compiler_command())
+    extra = build._no_gather_flags(compiler)
+    if not extra:
+        pytest.skip(f"{compiler[0]} takes none of NO_GATHER_FLAGS (not x86-64, or an unknown spelling)")
+    assert extra in build.NO_GATHER_FLAGS
+    source = tmp_path / "lookup.c"
+    source.write_text(TABLE_LOOKUP)
+    plain = [f for f in compile_flags() if f != "-shared"]
+
+    def assembly(*more: str) -> str:
+        out = tmp_path / "lookup.s"
+        subprocess.run([*compiler, *plain, *more, "-S", "-o", str(out), str(source)], check=True)
+        return out.read_text()
+
+    if "gather" not in assembly():
+        pytest.skip("this CPU's -march=native has no gather instructions to avoid")
+    assert "gather" not in assembly(*extra)
+    ffi, lib = load_library(TABLE_LOOKUP, "void lookup(float *, const float *, const float *, int);")
+    table = ffi.new("float[1024]", [float(k) for k in range(1024)])
+    values = np.arange(40, dtype=np.float32) * np.float32(0.03)
+    out, inp = ffi.new("float[40]"), ffi.new("float[40]", values.tolist())
+    lib.lookup(out, table, inp, 40)
+    index = np.minimum((values * np.float32(1000)).astype(np.int32), 1023)
+    np.testing.assert_array_equal(np.frombuffer(ffi.buffer(out), np.float32), index.astype(np.float32) * values)
