@@ -61,6 +61,10 @@ from scheduler.lower import Lowering
 
 FUNCTION = "saline_run"
 STACK_LIMIT = 64 * 1024  # bytes of a loop-local Func's storage kept on the stack
+# Indentation stops growing at this depth (of 4 spaces): version branches and loops nest deep, and
+# without a cap the indentation was most of a pyramid's source (13 of 16 MB for interpolate),
+# which the cache keeps on disk.
+MAX_INDENT = 24
 CDEF = """
 typedef struct saline_buffer_t {
     void *host;
@@ -120,6 +124,10 @@ class Names:
             ident = f"{self.prefix}{len(self.table)}_{clean}"
             self.table[name] = ident
         return ident
+
+
+def _pad(indent: int) -> str:
+    return "    " * min(indent, MAX_INDENT)
 
 
 _MATH = {Sqrt: "sqrt", Exp: "exp", Log: "log", Sin: "sin", Cos: "cos", Tanh: "tanh", Floor: "floor", Ceil: "ceil"}
@@ -237,7 +245,7 @@ class CEmitter:
     def _local_allocation(self, n: str, t: DType, ext: tuple[Expr, ...], b: Stmt, indent: int) -> list[str]:
         """Storage inside a loop (compute_at): allocated and freed per iteration, so each thread
         of a parallel loop has its own; a failure is recorded and the iteration skipped."""
-        pad = "    " * indent
+        pad = _pad(indent)
         buf = self.bufs[n]
         dims = ", ".join(self.expr(x) for x in ext) or "1"
         size = t.bits // 8 if t.bits >= 8 else 1
@@ -279,7 +287,7 @@ class CEmitter:
         return []
 
     def stmt(self, s: Stmt, indent: int) -> list[str]:
-        pad = "    " * indent
+        pad = _pad(indent)
         match s:
             case Block(stmts=ss):
                 return [line for x in ss for line in self.stmt(x, indent)]
@@ -302,11 +310,10 @@ class CEmitter:
                     f"{pad}}}",
                 ]
             case LetStmt(name=n, value=v, body=b):
-                t = v.dtype.c_name
+                # the body at the let's own depth: hoisting makes long chains of lets
                 return [
-                    f"{pad}{{",
-                    f"{pad}    const {t} {self.vars[n]} = {self.expr(v)};",
-                    *self.stmt(b, indent + 1),
+                    f"{pad}{{ const {v.dtype.c_name} {self.vars[n]} = {self.expr(v)};",
+                    *self.stmt(b, indent),
                     f"{pad}}}",
                 ]
             case Store(buffer=buf, index=idx, value=v):

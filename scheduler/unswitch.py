@@ -17,6 +17,11 @@ each copy simplified, so its selects keep one branch. A condition qualifies when
 neither the lane nor anything bound inside the loop and reads no memory (the loop may write
 what it would read). The conditions are evaluated once per entry to the loop instead of per
 lane; every point runs the same code on the same values, in the same order.
+
+Loops of every kind also have the ifs that make up their whole body and test a condition
+invariant in them moved outside (`_lift_guards`): that needs no copy, and it is what keeps a
+split whose factor is far beyond its extent (an inner loop of 2^20 guarded iterations in each of
+2^20 outer ones) from running its empty iterations.
 """
 
 from __future__ import annotations
@@ -43,19 +48,52 @@ class _Unswitch(Mutator):
     def visit_For(self, s: For) -> Stmt:
         body = self.visit(s.body)
         loop = s if body is s.body else For(s.name, s.min, s.extent, s.kind, body)
-        if loop.kind != "vectorized" or any(isinstance(n, For) for n in walk(loop.body)):
-            return loop
-        conditions = _invariant_conditions(loop)
-        return _versions(loop, conditions) if conditions else loop
+        guards, loop = _lift_guards(loop)
+        result: Stmt = loop
+        if loop.kind == "vectorized" and not any(isinstance(n, For) for n in walk(loop.body)):
+            conditions = _invariant_conditions(loop)
+            result = _versions(loop, conditions) if conditions else loop
+        for cond in reversed(guards):
+            result = IfThenElse(cond, result)
+        return result
+
+
+def _lift_guards(loop: For) -> tuple[list[Expr], For]:
+    """The conditions to test before `loop`, and the loop without them: for a loop of any kind
+    whose whole body is a chain of ifs without else, those of the chain's conditions that are
+    invariant in it (a split's tail test on an outer loop's variable, inside the inner loop).
+    No copy is made, and an outer iteration whose test fails skips the inner loop instead of
+    running it empty. Pure conditions commute, so the chain's order does not matter."""
+    chain: list[Expr] = []
+    body = loop.body
+    while isinstance(body, IfThenElse) and body.else_case is None:
+        chain.append(body.cond)
+        body = body.then_case
+    inside = _bound_inside(loop)
+    fixed = [c for c in chain if _invariant(c, inside)]
+    if not fixed:
+        return [], loop
+    for cond in reversed([c for c in chain if not _invariant(c, inside)]):
+        body = IfThenElse(cond, body)
+    return fixed, For(loop.name, loop.min, loop.extent, loop.kind, body)  # type: ignore[arg-type]
+
+
+def _bound_inside(loop: For) -> set[str]:
+    return {loop.name} | {n.name for n in walk(loop.body) if isinstance(n, (LetStmt, For))}
+
+
+def _invariant(cond: Expr, inside: set[str]) -> bool:
+    if isinstance(cond, Const) or cond.dtype != bool_:
+        return False
+    return not any(isinstance(m, Load) or (isinstance(m, Var) and m.name in inside) for m in walk(cond))
 
 
 def _invariant_conditions(loop: For) -> list[Expr]:
-    inside = {loop.name} | {n.name for n in walk(loop.body) if isinstance(n, (LetStmt, For))}
+    inside = _bound_inside(loop)
     counts: Counter[Expr] = Counter()
     for n in walk(loop.body):
-        if isinstance(n, (Select, IfThenElse)) and not isinstance(n.cond, Const) and n.cond.dtype == bool_:
-            if not any(isinstance(m, Load) or (isinstance(m, Var) and m.name in inside) for m in walk(n.cond)):
-                counts[n.cond] += 1
+        if isinstance(n, (Select, IfThenElse)) and _invariant(n.cond, inside):
+            counts[n.cond] += 1
     return [c for c, _ in counts.most_common(MAX_CONDITIONS)]
 
 

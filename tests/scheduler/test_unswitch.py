@@ -13,7 +13,7 @@ from pipelines.expr import Select
 from pipelines.interpret import interpret
 from pipelines.mutator import walk
 from pipelines.types import int32, uint16
-from scheduler.loopir import For, Load
+from scheduler.loopir import For, IfThenElse, Load
 from scheduler.lower import lower
 from scheduler.schedule import Schedule
 
@@ -84,3 +84,23 @@ def test_a_loop_with_more_conditions_keeps_the_rest_as_selects() -> None:
     a = np.arange(13, dtype=np.int32)
     want = interpret(pipeline, shape=(7, 13), uns_many_in=a)
     np.testing.assert_array_equal(compile(pipeline, s)(shape=(7, 13), uns_many_in=a), want)
+
+
+def test_an_outer_tail_test_is_lifted_out_of_the_inner_loop() -> None:
+    """split(y, 1 << 20, guard_with_if) puts `yi < height` in the innermost loop: it moves above
+    that loop, so the 2^20 - height failing rows skip their inner loop (the hostile test of the
+    same schedule ran 3 minutes before), and the output is the interpreter's."""
+    image = ImageParam(int32, 2, "uns_guard_in")
+    out = Func("uns_guard")
+    out[x, y] = image[x, y] * 2 + x
+    s = Schedule()
+    s[out].split("y", "yo", "yi", 1 << 20, "guard_with_if").split("x", "xo", "xi", 4, "guard_with_if")
+    pipeline = Pipeline(out)
+    body = lower(pipeline, s).body
+    for loop in (n for n in walk(body) if isinstance(n, For) and n.name.endswith(".xi")):
+        for n in walk(loop.body):
+            if isinstance(n, IfThenElse):
+                assert any(isinstance(m, Var) and m.name == loop.name for m in walk(n.cond)), n.cond
+    a = np.arange(35, dtype=np.int32).reshape(5, 7)
+    want = interpret(pipeline, shape=(5, 7), uns_guard_in=a)
+    np.testing.assert_array_equal(compile(pipeline, s)(shape=(5, 7), uns_guard_in=a), want)
