@@ -12,8 +12,8 @@ producers computed inside the strips), adapted where Saline lacks a directive:
 - no `clone_in`, `compute_with`, `reorder_storage`: left out.
 
 Where a different structure measured faster, the schedule says so and why: local_laplacian is
-the automatic schedule, and interpolate computes each pyramid pass once at root, where Halide
-inlines and recomputes them.
+the automatic schedule with its output in parallel strips of rows, and interpolate computes each
+pyramid pass once at root, where Halide inlines and recomputes them.
 
 A filter without an entry gets an empty schedule (the default: inline all, outputs at root).
 """
