@@ -10,9 +10,11 @@ region bounds, int32 for loop variables, as the language's coordinates are int32
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import field
 
 from pipelines.expr import Expr, Node, expr_str, node
+from pipelines.mutator import Mutator
 from pipelines.types import DType, IRTypeError, int64
 
 
@@ -131,6 +133,24 @@ def block(*stmts: Stmt | None) -> Stmt:
     if not flat:
         return Nop()
     return flat[0] if len(flat) == 1 else Block(tuple(flat))
+
+
+def map_loops(s: Stmt, rewrite: Callable[[For], Stmt | None]) -> Stmt:
+    """`s` with every loop replaced by `rewrite(loop)`, innermost first (each loop is passed
+    with its body already rewritten), or kept where that is None; the same object if nothing
+    changed. The shape of the lowering passes that version or unroll loops."""
+    return _MapLoops(rewrite).visit(s)  # type: ignore[return-value]
+
+
+class _MapLoops(Mutator):
+    def __init__(self, rewrite: Callable[[For], Stmt | None]) -> None:
+        self.rewrite = rewrite
+
+    def visit_For(self, s: For) -> Stmt:
+        body = self.visit(s.body)
+        loop = s if body is s.body else For(s.name, s.min, s.extent, s.kind, body)  # type: ignore[arg-type]
+        new = self.rewrite(loop)
+        return loop if new is None else new
 
 
 def loop_nest_str(s: Stmt, indent: int = 0) -> str:

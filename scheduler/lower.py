@@ -279,17 +279,20 @@ def version_clamps(state: Lowering) -> Lowering:
 
 
 def split_residues(state: Lowering) -> Lowering:
-    """Vector loops that divide their coordinate by a small constant run, where its lane-free
-    part is a multiple of it, one copy of the body per residue (scheduler.split_residues):
-    contiguous loads instead of gathers, one branch of each select on the remainder."""
+    """Vector loops that divide their coordinate by a small constant run, versioned on the
+    residue of its lane-free part, one copy of the body per residue of the lane
+    (scheduler.split_residues): contiguous loads instead of gathers, one branch of each select
+    on the remainder."""
     assert state.body is not None
     state.body = split_vector_residues(state.body)
     return state
 
 
 def unswitch(state: Lowering) -> Lowering:
-    """Vector loops that select on a lane-invariant condition run one copy per outcome
-    (scheduler.unswitch): no blend of both branches, and loops gcc would not vectorize do."""
+    """Vector loops that select on a lane-invariant condition run one copy per outcome, and
+    loops of every kind test the invariant ifs of their body once, before them
+    (scheduler.unswitch): no blend of both branches, loops gcc would not vectorize do, and no
+    empty iterations."""
     assert state.body is not None
     state.body = unswitch_vector_loops(state.body)
     return state

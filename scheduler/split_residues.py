@@ -42,7 +42,7 @@ from pipelines.expr import EQ, LE, Add, And, Cast, Const, Div, Expr, Mod, Mul, N
 from pipelines.mutator import Mutator, map_children, walk
 from pipelines.simplify import from_linear, linear
 from pipelines.types import DType, int32, int64
-from scheduler.loopir import Block, For, IfThenElse, Stmt
+from scheduler.loopir import Block, For, IfThenElse, Stmt, map_loops
 from scheduler.simplify import simplify
 
 MAX_DIVISOR = 8
@@ -58,17 +58,7 @@ _SMALL = 1 << 20
 def split_vector_residues(stmt: Stmt) -> Stmt:
     """`stmt` with every vector loop that divides its coordinate unrolled by residues (module
     docstring); the same object if there is none."""
-    return _SplitResidues().visit(stmt)  # type: ignore[return-value]
-
-
-class _SplitResidues(Mutator):
-    def visit_For(self, s: For) -> Stmt:
-        body = self.visit(s.body)
-        loop = s if body is s.body else For(s.name, s.min, s.extent, s.kind, body)
-        if loop.kind != "vectorized":
-            return loop
-        split = _split(loop)
-        return split if split is not None else loop
+    return map_loops(stmt, _split)
 
 
 class _Dividend:
@@ -79,7 +69,9 @@ class _Dividend:
 
 
 def _split(loop: For) -> Stmt | None:
-    if not (isinstance(loop.min, Const) and loop.min.value == 0 and isinstance(loop.extent, Const)):
+    if loop.kind != "vectorized" or not (
+        isinstance(loop.min, Const) and loop.min.value == 0 and isinstance(loop.extent, Const)
+    ):
         return None
     lanes, lane = int(loop.extent.value), loop.name  # type: ignore[arg-type]
     found: dict[Node, _Dividend] = {}

@@ -26,23 +26,15 @@ from __future__ import annotations
 
 from pipelines.bounds import c64
 from pipelines.expr import LT, Add, Const, Div, Expr, Max, Mul, Sub, Var
-from pipelines.mutator import Mutator, walk
+from pipelines.mutator import walk
 from pipelines.types import int64
-from scheduler.loopir import Block, For, IfThenElse, LetStmt, Stmt
+from scheduler.loopir import Block, For, IfThenElse, LetStmt, Stmt, map_loops
 from scheduler.simplify import simplify
 
 
 def split_vector_tails(stmt: Stmt) -> Stmt:
     """`stmt` with every guarded vector loop split (module docstring); the same object if none."""
-    return _SplitTails().visit(stmt)
-
-
-class _SplitTails(Mutator):
-    def visit_For(self, s: For) -> Stmt:
-        body = self.visit(s.body)
-        loop = s if body is s.body else For(s.name, s.min, s.extent, s.kind, body)
-        split = _split(loop)
-        return split if split is not None else loop
+    return map_loops(stmt, _split)
 
 
 def _split(outer: For) -> Stmt | None:

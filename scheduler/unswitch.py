@@ -29,9 +29,9 @@ from __future__ import annotations
 from collections import Counter
 
 from pipelines.expr import Const, Expr, Node, Select, Var
-from pipelines.mutator import Mutator, substitute, walk
+from pipelines.mutator import substitute, walk
 from pipelines.types import bool_
-from scheduler.loopir import For, IfThenElse, LetStmt, Load, Nop, Stmt
+from scheduler.loopir import For, IfThenElse, LetStmt, Load, Nop, Stmt, map_loops
 from scheduler.simplify import simplify
 
 MAX_CONDITIONS = 3
@@ -41,21 +41,18 @@ MAX_CONDITIONS = 3
 def unswitch_vector_loops(stmt: Stmt) -> Stmt:
     """`stmt` with every innermost vector loop unswitched on its lane-invariant conditions
     (module docstring); the same object if there is none."""
-    return _Unswitch().visit(stmt)  # type: ignore[return-value]
+    return map_loops(stmt, _unswitch)
 
 
-class _Unswitch(Mutator):
-    def visit_For(self, s: For) -> Stmt:
-        body = self.visit(s.body)
-        loop = s if body is s.body else For(s.name, s.min, s.extent, s.kind, body)
-        guards, loop = _lift_guards(loop)
-        result: Stmt = loop
-        if loop.kind == "vectorized" and not any(isinstance(n, For) for n in walk(loop.body)):
-            conditions = _invariant_conditions(loop)
-            result = _versions(loop, conditions) if conditions else loop
-        for cond in reversed(guards):
-            result = IfThenElse(cond, result)
-        return result
+def _unswitch(loop: For) -> Stmt:
+    guards, loop = _lift_guards(loop)
+    result: Stmt = loop
+    if loop.kind == "vectorized" and not any(isinstance(n, For) for n in walk(loop.body)):
+        conditions = _invariant_conditions(loop)
+        result = _versions(loop, conditions) if conditions else loop
+    for cond in reversed(guards):
+        result = IfThenElse(cond, result)
+    return result
 
 
 def _lift_guards(loop: For) -> tuple[list[Expr], For]:

@@ -26,10 +26,10 @@ from __future__ import annotations
 
 from pipelines.bounds import Bounds, Interval, to64, type_range
 from pipelines.expr import LE, Add, And, Cast, Const, Expr, Max, Min, Sub, Var
-from pipelines.mutator import Mutator, children, substitute, walk
+from pipelines.mutator import children, substitute, walk
 from pipelines.simplify import simplify
 from pipelines.types import DType, int32, int64
-from scheduler.loopir import Block, For, IfThenElse, LetStmt, Provide, Stmt, Store
+from scheduler.loopir import Block, For, IfThenElse, LetStmt, Provide, Stmt, Store, map_loops
 
 MAX_VERSIONED = 64  # min/max nodes one loop may drop; a body with more keeps only its clamped version
 
@@ -49,17 +49,7 @@ class _LaneBounds(Bounds):
 
 def version_vector_clamps(stmt: Stmt) -> Stmt:
     """`stmt` with its clamped vector loops versioned (module docstring)."""
-    return _Version().visit(stmt)
-
-
-class _Version(Mutator):
-    def visit_For(self, s: For) -> Stmt:
-        body = self.visit(s.body)
-        loop = s if body is s.body else For(s.name, s.min, s.extent, s.kind, body)
-        if loop.kind != "vectorized":
-            return loop
-        versioned = _versioned(loop)
-        return versioned if versioned is not None else loop
+    return map_loops(stmt, _versioned)
 
 
 def _exprs(s: Stmt, lets: dict[Var, Expr]) -> list[tuple[Expr, dict[Var, Expr]]] | None:
@@ -156,7 +146,7 @@ ROUNDS = 4  # replacing a clamp can expose a widening, or a clamp inside another
 
 
 def _versioned(loop: For) -> Stmt | None:
-    if any(isinstance(n, For) for n in walk(loop.body)):
+    if loop.kind != "vectorized" or any(isinstance(n, For) for n in walk(loop.body)):
         return None
     scope = {loop.name: (loop.min, simplify(Sub(Add(loop.min, loop.extent), Const(1, int64))))}
     fast, conds, count = loop.body, [], 0
