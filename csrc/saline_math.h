@@ -28,12 +28,11 @@ static inline double saline_from_bits_f64(uint64_t u) { double f; memcpy(&f, &u,
 
 /* a^y for finite a > 0 and finite y: 0 or infinity where the result leaves float's range. */
 static inline float saline_powf_finite(float a, float y) {
-    /* subnormals are scaled into the normal range first, and 23 taken off their exponent */
-    int32_t subnormal = saline_bits_f32(a) < 0x00800000u;
-    uint32_t bits = saline_bits_f32(a * (subnormal ? 0x1p23f : 1.0f));
-    int32_t k = ((int32_t)(bits - 0x3f3504f3u)) >> 23; /* 0x3f3504f3: sqrt(1/2) */
-    double m = saline_from_bits_f32(bits - ((uint32_t)k << 23));
-    k -= subnormal ? 23 : 0;
+    /* k and m from a's bits as a double, where float's subnormals are normal numbers: the
+     * split point 0x3fe6a09e60000000 is float's sqrt(1/2) (0x3f3504f3) */
+    uint64_t bits = saline_bits_f64((double)a);
+    int64_t k = ((int64_t)(bits - 0x3fe6a09e60000000u)) >> 52;
+    double m = saline_from_bits_f64(bits - ((uint64_t)k << 52));
     double s = (m - 1.0) / (m + 1.0);
     double s2 = s * s, s4 = s2 * s2;
     /* Estrin's scheme: the two halves of each polynomial run in parallel */
