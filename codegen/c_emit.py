@@ -281,7 +281,13 @@ class CEmitter:
         if kind == "parallel":
             return [f"{pad}#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)"]
         if kind == "vectorized" and innermost:  # a SIMD loop around other loops stays a plain loop
-            return [f"{pad}#pragma omp simd"]
+            # simdlen asks gcc for the scheduled width even where it is wider than one register: a
+            # loop of 16 floats then runs as two AVX2 vectors whose instructions interleave, which
+            # hides the latency of long chains (float32 pow: 45 -> 33 ms at 2560x1536x3); without
+            # it gcc runs the 16 lanes as two iterations of one vector.
+            lanes = int(extent.value) if isinstance(extent, Const) else 0
+            wide = 2 <= lanes <= 64 and lanes & (lanes - 1) == 0
+            return [f"{pad}#pragma omp simd simdlen({lanes})" if wide else f"{pad}#pragma omp simd"]
         if kind == "unrolled" and isinstance(extent, Const) and 0 < int(extent.value) <= 64:
             return [f"{pad}#pragma GCC unroll {int(extent.value)}"]
         return []

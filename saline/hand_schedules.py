@@ -2,7 +2,7 @@
 
 `hand_schedule(f)` returns a fresh Schedule for the Filter `f` (by `f.name`), naming its Funcs
 and loop variables by name. Most follow the CPU schedule of the Halide app they come from
-(tiles or row strips in parallel, the innermost dimension vectorized by 8 floats, stencil
+(tiles or row strips in parallel, the innermost dimension vectorized by 8 or 16 floats, stencil
 producers computed inside the strips), adapted where Saline lacks a directive:
 
 - no sliding window or storage folding: where Halide stores a producer per strip and computes
@@ -27,21 +27,28 @@ from scheduler.auto import auto_schedule
 from scheduler.schedule import Schedule
 
 VECTOR = 8  # float32 lanes of an AVX2 register
+# two AVX2 registers, whose instructions gcc interleaves (the C asks for this width with simdlen):
+# the independent chains hide each other's latency. Used where it measured faster at 2560x1536
+# with 2 threads, in one process against VECTOR: brightness_contrast_gamma 48 -> 33 ms,
+# gaussian_blur 48 -> 39, median3x3 21 -> 18, box_blur 20 -> 18.5, harris 15 -> 14,
+# resize_bilinear 12.5 -> 11.4; equalize_histogram (22 -> 24.5) and resize_bicubic
+# (16.4 -> 17.6) were slower, the others within noise.
+WIDE = 16
 STRIP = 32  # rows per parallel strip
 
 
-def _strips(s: Schedule, name: str, rows: int = STRIP, channels: bool = True) -> None:
+def _strips(s: Schedule, name: str, rows: int = STRIP, channels: bool = True, lanes: int = VECTOR) -> None:
     """Rows of `name` in parallel strips, x vectorized; channels (when the Func has a `c`)
     inside each strip, so producers computed per strip serve all channels."""
     stage = s[name]
     if channels:
         stage.reorder("x", "c", "y")
-    stage.split("y", "yo", "yi", rows).parallel("yo").vectorize("x", VECTOR)
+    stage.split("y", "yo", "yi", rows).parallel("yo").vectorize("x", lanes)
 
 
-def _root_rows(s: Schedule, name: str, rows: int = STRIP, x: str = "x", y: str = "y") -> None:
+def _root_rows(s: Schedule, name: str, rows: int = STRIP, x: str = "x", y: str = "y", lanes: int = VECTOR) -> None:
     """Halide's `compute_root().parallel(y, rows).vectorize(x, 8)`."""
-    s[name].compute_root().split(y, "yo", "yi", rows).parallel("yo").vectorize(x, VECTOR)
+    s[name].compute_root().split(y, "yo", "yi", rows).parallel("yo").vectorize(x, lanes)
 
 
 def _colour_matrix(f: Filter) -> Schedule:
@@ -56,11 +63,11 @@ def _colour_matrix(f: Filter) -> Schedule:
 
 def _pointwise(f: Filter) -> Schedule:
     s = Schedule()
-    _strips(s, f.output.name, channels=False)
+    _strips(s, f.output.name, channels=False, lanes=WIDE)
     return s
 
 
-def _edge_at_root(s: Schedule, f: Filter) -> None:
+def _edge_at_root(s: Schedule, f: Filter, lanes: int = VECTOR) -> None:
     """The input's repeat_edge Func computed once at root, in parallel strips: the stencils then
     read plain rows instead of clamping every tap's coordinates. gaussian_blur's taps loop over
     an RDom, whose clamped reads stay gathers (2.3x slower inlined, at 2560x1536); box_blur and
@@ -69,13 +76,13 @@ def _edge_at_root(s: Schedule, f: Filter) -> None:
     without it). Its name is made unique per process, so it is looked up."""
     (edge,) = (g for g in f.pipeline.funcs if g.name.startswith(f"{f.input.name}_repeat_edge"))
     x, y = (v.name for v in edge.definitions[0].args[:2])
-    _root_rows(s, edge.name, x=x, y=y)
+    _root_rows(s, edge.name, x=x, y=y, lanes=lanes)
 
 
 def _box_blur(f: Filter) -> Schedule:
     s = Schedule()
-    _strips(s, "blur_y")
-    s["blur_x"].compute_at("blur_y", "yo").vectorize("x", VECTOR)
+    _strips(s, "blur_y", lanes=WIDE)
+    s["blur_x"].compute_at("blur_y", "yo").vectorize("x", WIDE)
     return s
 
 
@@ -85,12 +92,12 @@ def _gaussian(f: Filter) -> Schedule:
     # names are made unique per process, so the taps' RVar is looked up, not spelled.
     funcs = {g.name: g for g in f.pipeline.funcs}
     s = Schedule()
-    _edge_at_root(s, f)
+    _edge_at_root(s, f, lanes=WIDE)
     for name in ("blur_x", "blur_y"):
         taps = funcs[name].updates[0].rvars[0].name
-        s[name].compute_root().split("y", "yo", "yi", STRIP).parallel("yo").vectorize("x", VECTOR)
+        s[name].compute_root().split("y", "yo", "yi", STRIP).parallel("yo").vectorize("x", WIDE)
         update = s[name].update(0).reorder("x", taps, "y", "c")
-        update.split("y", "yo", "yi", STRIP).parallel("yo").vectorize("x", VECTOR)
+        update.split("y", "yo", "yi", STRIP).parallel("yo").vectorize("x", WIDE)
     return s
 
 
@@ -114,9 +121,9 @@ def _unsharp(f: Filter) -> Schedule:
 
 def _sobel(f: Filter) -> Schedule:
     s = Schedule()
-    _strips(s, "sobel")
-    s["magnitude"].compute_at("sobel", "yi").vectorize("x", VECTOR)
-    s["grey"].compute_at("sobel", "yo").vectorize("x", VECTOR)
+    _strips(s, "sobel", lanes=WIDE)
+    s["magnitude"].compute_at("sobel", "yi").vectorize("x", WIDE)
+    s["grey"].compute_at("sobel", "yo").vectorize("x", WIDE)
     return s
 
 
@@ -127,17 +134,17 @@ def _harris(f: Filter) -> Schedule:
     # at 2560x1536 with 2 threads in one process: 88 ms against 158 ms for grey, Ix and Iy at
     # root, once interior vectors ran without the boundary's clamps (scheduler.version_clamps).
     s = Schedule()
-    _strips(s, "harris")
+    _strips(s, "harris", lanes=WIDE)
     for name in ("response", "gray", "Ix", "Iy"):
-        s[name].compute_at("harris", "yo").vectorize("x", VECTOR)
+        s[name].compute_at("harris", "yo").vectorize("x", WIDE)
     return s
 
 
 def _median(f: Filter) -> Schedule:
     s = Schedule()
-    _strips(s, "median")
+    _strips(s, "median", lanes=WIDE)
     for name in ("col_low", "col_mid", "col_high"):
-        s[name].compute_at("median", "yo").vectorize("x", VECTOR)
+        s[name].compute_at("median", "yo").vectorize("x", WIDE)
     return s
 
 
@@ -157,10 +164,11 @@ def _resize(f: Filter) -> Schedule:
     # resize_x at root: per strip of the output, bounds inference cannot see which input rows
     # a strip reads through floor() of a float coordinate, so each strip computed resize_x
     # over the whole height (55-67x Halide's time).
+    lanes = WIDE if f.name == "resize_bilinear" else VECTOR
     s = Schedule()
-    _strips(s, f.output.name)
+    _strips(s, f.output.name, lanes=lanes)
     stage = s["resize_x"].compute_root().reorder("x", "c", "y")
-    stage.split("y", "yo", "yi", STRIP).parallel("yo").vectorize("x", VECTOR)
+    stage.split("y", "yo", "yi", STRIP).parallel("yo").vectorize("x", lanes)
     return s
 
 

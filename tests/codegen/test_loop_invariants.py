@@ -56,7 +56,7 @@ def _vector_loop_bodies(source: str) -> list[str]:
     first one indented no deeper than the pragma (the loop's closing brace)."""
     lines, bodies = source.splitlines(), []
     for k, line in enumerate(lines):
-        if line.strip() == "#pragma omp simd":
+        if line.strip().startswith("#pragma omp simd"):
             depth = len(line) - len(line.lstrip())
             assert lines[k + 1].lstrip().startswith("for ("), lines[k + 1]
             end = k + 2

@@ -71,7 +71,7 @@ def simd_loop_lines(source: str) -> set[int]:
     lines = source.splitlines()
     inside: set[int] = set()
     for k, line in enumerate(lines):
-        if line.strip() != "#pragma omp simd":
+        if not line.strip().startswith("#pragma omp simd"):
             continue
         depth, end = 0, k + 1
         for end in range(k + 1, len(lines)):
@@ -92,6 +92,25 @@ def test_vectorized_loop_is_reported_vectorized_by_gcc(tmp_path):
     _, report = build_with_report(source, tmp_path)
     vectorized = {int(m.group(1)) for m in re.finditer(r"pipeline\.c:(\d+):\d+: optimized: loop vectorized", report)}
     assert vectorized & wanted, f"no loop under #pragma omp simd was vectorized:\n{report}"
+
+
+def test_a_vector_loop_wider_than_a_register_runs_at_its_scheduled_width(tmp_path):
+    """vectorize(x, 16) asks for 16 lanes with simdlen, so gcc runs them as two AVX2 registers
+    at once (a vectorization factor of 16) rather than one register twice."""
+    s = Schedule()
+    s[blend().outputs[0]].vectorize(x, 16)
+    rng = np.random.default_rng(1)
+    inputs = {name: rng.random((13, 45), dtype=np.float32) for name in ("simd_a", "simd_b")}
+    assert_matches_reference(blend(), inputs, shape=(13, 45), schedule=s, rtol=1e-6)
+    source = compile(blend(), s).c_source
+    assert "#pragma omp simd simdlen(16)" in source
+    c_file, dump = tmp_path / "pipeline.c", tmp_path / "vect.txt"
+    c_file.write_text(source)
+    command = [*compiler_command(), *compile_flags(), f"-fdump-tree-vect-details={dump}", "-c", "-o", "/dev/null"]
+    result = subprocess.run([*command, str(c_file)], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
+    factors = {int(f) for f in re.findall(r"vectorization_factor = (\d+)", dump.read_text())}
+    assert 16 in factors, f"no loop vectorized 16 wide: factors {sorted(factors)}"
 
 
 @pytest.mark.skipif(shutil.which("objdump") is None, reason="objdump is not installed")
