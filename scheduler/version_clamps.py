@@ -6,15 +6,17 @@ partitions such loops; this pass does the same at the grain of one vector.
 
 In: the loop nest after the other passes. After `version_vector_clamps`: every vectorized For
 (with no loop inside it) whose body holds an integer min or max with exactly one operand that
-moves with the loop's lanes, or a moving `int64(int32(v))` (lowering's widening of a coordinate
-back to an index), is
+moves with the loop's lanes, a moving `int64(int32(v))` (lowering's widening of a coordinate
+back to an index), or a moving `int64(e)` of int32 `+ - *` arithmetic (what a clamp's operand
+becomes once the clamp is gone: `int64(int32(v) * 2 - 1)`), is
 
-    if (cond) <the loop with each such min/max replaced by its moving operand, and each such
-              widening by v> else <the loop>
+    if (cond) <the loop with each such min/max replaced by its moving operand, each such
+              widening by v, and each such arithmetic done in int64> else <the loop>
 
 where `cond` says, for each min/max replaced, that the moving operand's interval over the lanes
 lies on the side of the other operand that makes the min/max pick it (`a <= b` for `min(a, b)`,
-`a >= b` for `max(a, b)`), and for each widening, that v's interval fits int32. Intervals are
+`a >= b` for `max(a, b)`), for each widening, that v's interval fits int32, and for each
+arithmetic, that none of its int32 operations wraps and each int32(v) it reads fits. Intervals are
 bounds inference's (pipelines.bounds), over the lanes' range, every other variable a single
 point and the loop's own lets expanded; the int32 arithmetic they assume does not wrap, and each
 int64 value they narrow to int32, are part of `cond` too. So both branches compute the same
@@ -25,7 +27,7 @@ gathers.
 from __future__ import annotations
 
 from pipelines.bounds import Bounds, Interval, to64, type_range
-from pipelines.expr import LE, Add, And, Cast, Const, Expr, Max, Min, Sub, Var
+from pipelines.expr import LE, Add, And, Cast, Const, Expr, Max, Min, Mul, Sub, Var
 from pipelines.mutator import children, substitute, walk
 from pipelines.simplify import simplify
 from pipelines.types import DType, int32, int64
@@ -131,6 +133,52 @@ def _widening(node: Cast, lane: str, scope: dict[str, Interval], lets: dict[Var,
     return simplify(cond) if cond is not None else None
 
 
+def _int32_arithmetic(n: Expr) -> bool:
+    """`int64(e)` with e int32 `+`, `-` or `*`: an index whose C arithmetic is int32, so gcc
+    cannot see that consecutive lanes read consecutive addresses."""
+    return isinstance(n, Cast) and n.dtype == int64 and n.value.dtype == int32 and isinstance(n.value, (Add, Sub, Mul))
+
+
+def _in_int64(e: Expr) -> Expr:
+    """The int32 arithmetic `e` done in int64: `+ - *` and constants widened, each `int32(v)`
+    of an int64 v read as v, any other operand converted."""
+    if isinstance(e, (Add, Sub, Mul)):
+        return type(e)(_in_int64(e.a), _in_int64(e.b))
+    if isinstance(e, Const):
+        return Const(int(e.value), int64)
+    if isinstance(e, Cast) and e.dtype == int32 and e.value.dtype == int64:
+        return e.value
+    return Cast(int64, e)
+
+
+def _arithmetic_widening(node: Cast, scope: dict[str, Interval], lets: dict[Var, Expr]) -> Expr | None:
+    """When `int64(e)` equals e done in int64 (`_in_int64`) on every lane: no `+ - *` of e's
+    int32 spine wraps and each int32(v) on it fits; None when an operation on the spine reads a
+    value with no bound (a load), whose arithmetic may wrap with no condition to say so."""
+    tmin, tmax = type_range(int32)
+    spine, stack = [], [node.value]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, (Add, Sub, Mul)):
+            spine.append(n)
+            stack += [n.a, n.b]
+    bounds = _LaneBounds(dict(scope))
+    for n in spine:
+        try:
+            lo, hi = bounds.interval(substitute(n, lets))
+        except TypeError:
+            return None
+        if lo == tmin or hi == tmax:
+            return None
+        bounds.obligations.append((lo, hi, int32))
+    cond: Expr | None = None
+    for olo, ohi, dtype in bounds.obligations:
+        dmin, dmax = type_range(dtype)
+        both = And(LE(dmin, olo), LE(ohi, dmax))
+        cond = both if cond is None else And(cond, both)
+    return simplify(cond) if cond is not None else None
+
+
 def _round_trip(n: Expr) -> bool:
     """`int64(int32(v))` with v int64: how lowering widens an int32 coordinate back to an index."""
     return (
@@ -192,7 +240,8 @@ def _candidates(expr: Expr, lane: str, lets: dict[Var, Expr]) -> list[tuple[Expr
             continue
         here = isinstance(node, Var) and (node.name == lane or node in lets)
         moving[id(node)] = here or any(moving.get(id(k), False) for k in kids)
-        if moving[id(node)] and (_round_trip(node) or (isinstance(node, (Min, Max)) and node.dtype.is_int)):
+        widening = _round_trip(node) or _int32_arithmetic(node)
+        if moving[id(node)] and (widening or (isinstance(node, (Min, Max)) and node.dtype.is_int)):
             first = moving.get(id(kids[0]), False) if kids else False
             found.append((node, first))
     return found
@@ -217,6 +266,8 @@ def _replacements(
             tried.add(n)
             if _round_trip(n):
                 cond, picked = _widening(n, lane, scope, lets), n.value.value  # type: ignore[attr-defined]
+            elif _int32_arithmetic(n):
+                cond, picked = _arithmetic_widening(n, scope, lets), _in_int64(n.value)  # type: ignore[arg-type, attr-defined]
             else:
                 cond, picked = _condition(n, lane, scope, lets), n.a if first_moves else n.b  # type: ignore[attr-defined]
             if cond is None or (isinstance(cond, Const) and not cond.value):
