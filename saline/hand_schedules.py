@@ -142,10 +142,13 @@ def _harris(f: Filter) -> Schedule:
 
 
 def _median(f: Filter) -> Schedule:
+    # as Halide's: the sorted columns per output row (each row of them is read by that row
+    # alone, so nothing is computed twice), which keeps them in L1 and L2; per 32-row strip they
+    # went out to L3 (18.1 -> 16.3 ms at 2560x1536 with 2 threads, in one process)
     s = Schedule()
     _strips(s, "median", lanes=WIDE)
     for name in ("col_low", "col_mid", "col_high"):
-        s[name].compute_at("median", "yo").vectorize("x", WIDE)
+        s[name].compute_at("median", "yi").vectorize("x", WIDE)
     return s
 
 
