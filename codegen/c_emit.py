@@ -160,7 +160,7 @@ class CEmitter:
             And: lambda e: f"({self.expr(e.a)} && {self.expr(e.b)})",
             Or: lambda e: f"({self.expr(e.a)} || {self.expr(e.b)})",
             Not: lambda e: f"(!{self.expr(e.value)})",
-            Select: lambda e: f"({self.expr(e.cond)} ? {self.expr(e.true_value)} : {self.expr(e.false_value)})",
+            Select: self._select,
             Round: lambda e: f"__builtin_roundeven{'f' if e.dtype.bits == 32 else ''}({self.expr(e.value)})",
             Abs: self._abs,
             Call: self._unflattened,
@@ -208,6 +208,12 @@ class CEmitter:
                 return f"({self.expr(e.a)} / {self.expr(e.b)})"  # type: ignore[attr-defined]
             return f"saline_mod_{type_suffix(t)}({self.expr(e.a)}, {self.expr(e.b)})"  # type: ignore[attr-defined]
         return f"saline_{op}_{type_suffix(t)}({self.expr(e.a)}, {self.expr(e.b)})"  # type: ignore[attr-defined]
+
+    def _select(self, e: Expr) -> str:
+        c, a, b = (self.expr(v) for v in (e.cond, e.true_value, e.false_value))  # type: ignore[attr-defined]
+        if e.dtype.is_float:  # both values computed, then blended (csrc/saline_runtime.h)
+            return f"saline_select_{type_suffix(e.dtype)}({c}, {a}, {b})"
+        return f"({c} ? {a} : {b})"
 
     def _abs(self, e: Expr) -> str:
         t = e.dtype

@@ -315,3 +315,18 @@ def test_all_nodes_pipeline_matches_interpreter():
         "ia": RNG.integers(-50, 50, (4, 6), dtype=np.int32),
     }
     assert_matches_reference(p, inputs, shape=[(4, 6)] * len(p.outputs), schedule=s)
+
+
+@pytest.mark.parametrize("vectorized", [False, True], ids=["scalar", "vector"])
+def test_a_float_select_blends_two_computed_values_and_keeps_each_ones_bits(vectorized: bool):
+    """select on floats is emitted as a call, so both values are computed and then blended (no
+    branch computed under a mask); the chosen value keeps its bits: NaN, -0.0, infinity."""
+    a_in = ImageParam(float32, 1, "sel_a")
+    f = Func("sel_out")
+    f[x] = select(a_in[x] > 0.0, pow(a_in[x], 0.5), select(a_in[x] < -1.0, a_in[x] * 0.0, a_in[x] / 0.0))
+    s = Schedule()
+    if vectorized:
+        s[f].vectorize("x", 8)
+    assert "saline_select_f32(" in compile_pipeline(Pipeline(f), s).c_source
+    a = np.array([4.0, 0.0, -0.0, -0.5, -2.0, np.nan, np.inf, -np.inf, 1e-30, 2.0, -3.0], np.float32)
+    assert_matches_reference(Pipeline(f), {"sel_a": a}, shape=a.shape, schedule=s, rtol=1e-6)
