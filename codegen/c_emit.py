@@ -203,6 +203,16 @@ class CEmitter:
 
     def _helper(self, op: str, e: Expr) -> str:
         t = e.dtype
+        b = e.b  # type: ignore[attr-defined]
+        if op in ("div", "mod") and t.is_int and isinstance(b, Const) and _power_of_two(int(b.value)):
+            # Euclidean division by 2^k > 0 is floor division: an arithmetic shift, and the
+            # remainder the low k bits (two's complement). gcc does not find this through the
+            # helper's truncating divide and sign fix-up (camera_pipe's int16 `/ 32` took 30
+            # vector instructions where a shift takes one).
+            k = int(b.value).bit_length() - 1
+            a = self.expr(e.a)  # type: ignore[attr-defined]
+            text = f"({a} >> {k})" if op == "div" else f"({a} & {c_literal(int(b.value) - 1, t)})"
+            return f"(({t.c_name}){text})" if t.bits < 32 else text
         if op in ("div", "mod") and t.is_float:
             if op == "div":
                 return f"({self.expr(e.a)} / {self.expr(e.b)})"  # type: ignore[attr-defined]
@@ -369,6 +379,10 @@ class CEmitter:
                     f"{pad}}}",
                 ]
         raise TypeError(f"no C rule for statement {type(s).__name__}")
+
+
+def _power_of_two(v: int) -> bool:
+    return v > 0 and v & (v - 1) == 0
 
 
 def _is_leaf(e: Expr) -> bool:

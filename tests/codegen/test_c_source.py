@@ -330,3 +330,23 @@ def test_a_float_select_blends_two_computed_values_and_keeps_each_ones_bits(vect
     assert "saline_select_f32(" in compile_pipeline(Pipeline(f), s).c_source
     a = np.array([4.0, 0.0, -0.0, -0.5, -2.0, np.nan, np.inf, -np.inf, 1e-30, 2.0, -3.0], np.float32)
     assert_matches_reference(Pipeline(f), {"sel_a": a}, shape=a.shape, schedule=s, rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [int8, int16, int32, uint8, uint16, uint32], ids=str)
+@pytest.mark.parametrize("vectorized", [False, True], ids=["scalar", "vector"])
+def test_division_by_a_power_of_two_is_a_shift_with_floor_semantics(dtype, vectorized: bool):
+    """a / 2^k and a % 2^k are emitted as a shift and a mask, and keep Euclidean division's
+    values (a floor for a positive divisor) at negative values and the type's limits."""
+    a_in = ImageParam(dtype, 1, f"shift_{dtype}_{vectorized}")
+    f = Func(f"shift_out_{dtype}_{vectorized}")
+    f[x] = a_in[x] / 32 + a_in[x] % 8 * 3 + a_in[x] / 1 - a_in[x] % 1 + a_in[x] / 64 % 2
+    s = Schedule()
+    if vectorized:
+        s[f].vectorize("x", 8)
+    source = compile_pipeline(Pipeline(f), s).c_source
+    assert ">> 5)" in source and "saline_div_" not in source and "saline_mod_" not in source
+    info = np.iinfo(dtype.numpy)
+    values = np.array([0, 1, -1, 7, -7, 31, -31, 32, -32, 33, -33, 100, -100, 64, -65])
+    values = np.concatenate([values, [info.min, info.min + 1, info.max]])
+    a = np.clip(values, info.min, info.max).astype(dtype.numpy)
+    assert_matches_reference(Pipeline(f), {a_in.name: a}, shape=a.shape, schedule=s)
