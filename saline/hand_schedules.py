@@ -247,19 +247,20 @@ def _camera_pipe(f: Filter) -> Schedule:
     # deinterleaved, g_r, g_b and curved stored per strip and computed per 2 rows (sliding),
     # corrected and the demosaic per vector of curved; LUT, matrix and weight at root. Here
     # curved is computed per strip, the stages before it at root in parallel 16-row strips,
-    # x vectorized by 16 (Halide's 2 x 8 uint16 lanes); the quad planes (r_gr ... b_r) and
-    # `demosaiced` are computed once each instead of inlined. The full-resolution interleave
+    # x vectorized by 32 (Halide's 2 x 8 uint16 lanes; 16 here before the C asked gcc for the
+    # width); the quad planes (r_gr ... b_r) and `demosaiced` are computed once each instead of
+    # inlined. The full-resolution interleave
     # select(x % 2, ...) runs one copy per parity of x (scheduler.split_residues) and of y and c
     # (scheduler.unswitch). Measured with 2 threads at 2560x1536, in one process: 32.0 ms,
     # against 35.9 ms with `demosaiced` inlined into corrected and 53.0 ms with it computed per
     # vector of curved (before those two passes: 205 ms against 268 ms for the automatic
     # schedule and 450 ms for Halide's structure, every stage per strip).
     out = f.output.name
-    lanes = 2 * VECTOR
+    lanes = 2 * WIDE  # 32 lanes: 25.6 -> 23.1 ms against 16, once the C asked for them (simdlen)
     s = Schedule()
     for name in ("curve", "matrix", "sharpen_strength_x32"):
         s[name].compute_root()
-    s["curve"].vectorize("x", VECTOR)
+    s["curve"].vectorize("x", WIDE)
     s[out].reorder("x", "c", "y").split("y", "yo", "yi", STRIP).parallel("yo").vectorize("x", lanes)
     s["curved"].compute_at(out, "yo").reorder("x", "c", "y").vectorize("x", lanes)
     # as Halide's: corrected per vector of curved, so its arithmetic runs in vectors and only the
