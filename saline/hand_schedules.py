@@ -32,8 +32,9 @@ VECTOR = 8  # float32 lanes of an AVX2 register
 # the independent chains hide each other's latency. Used where it measured faster at 2560x1536
 # with 2 threads, in one process against VECTOR: brightness_contrast_gamma 48 -> 33 ms,
 # gaussian_blur 48 -> 39, median3x3 21 -> 18, box_blur 20 -> 18.5, harris 15 -> 14,
-# resize_bilinear 12.5 -> 11.4; equalize_histogram (22 -> 24.5) and resize_bicubic
-# (16.4 -> 17.6) were slower, the others within noise.
+# resize_bilinear 12.5 -> 11.4, interpolate 48.8 -> 45.0, camera_pipe 25.6 -> 23.1 (32 lanes
+# of 16-bit values there); equalize_histogram (22 -> 24.5) and resize_bicubic (16.4 -> 17.6)
+# were slower, the others within noise.
 WIDE = 16
 STRIP = 32  # rows per parallel strip
 
@@ -226,7 +227,7 @@ def _interpolate(f: Filter) -> Schedule:
     # interpolated_0 per 8-row strip of the output. Halide's manual schedule inlines the x
     # passes into the y passes, recomputing each 3 times: measured at 2560x1536 with 2 threads
     # in one process with the benchmark's malloc settings, 165-172 ms for that structure, 80 ms
-    # for the automatic schedule, 64-73 ms for this one.
+    # for the automatic schedule, 64-73 ms for this one. 16 lanes: 48.8 -> 45.0 ms against 8.
     out = f.output.name
     s = Schedule()
     for g in f.pipeline.funcs:
@@ -234,11 +235,11 @@ def _interpolate(f: Filter) -> Schedule:
         if name == out or name.startswith("upsampled_") or name.startswith(f"{f.input.name}_repeat_edge"):
             continue
         if name == "interpolated_0":
-            s[name].compute_at(out, "yo").reorder("x", "c", "y").vectorize("x", VECTOR)
+            s[name].compute_at(out, "yo").reorder("x", "c", "y").vectorize("x", WIDE)
         else:
             stage = s[name].compute_root().reorder("x", "c", "y")
-            stage.split("y", "yo", "yi", 8).parallel("yo").vectorize("x", VECTOR)
-    _strips(s, out, rows=8)
+            stage.split("y", "yo", "yi", 8).parallel("yo").vectorize("x", WIDE)
+    _strips(s, out, rows=8, lanes=WIDE)
     return s
 
 
