@@ -25,8 +25,8 @@ from scheduler.schedule import Schedule, StageSchedule
 VECTOR_WIDTH = 8  # lanes: a 512-bit vector of doubles, two 256-bit vectors of floats
 
 
-def auto_schedule(pipeline: Pipeline) -> Schedule:
-    """The automatic schedule of `pipeline` (module docstring)."""
+def auto_schedule(pipeline: Pipeline, lanes: int = VECTOR_WIDTH) -> Schedule:
+    """The automatic schedule of `pipeline` (module docstring), the innermost loops `lanes` wide."""
     s = Schedule()
     uses = _call_sites(pipeline)
     for f in pipeline.funcs:
@@ -36,7 +36,7 @@ def auto_schedule(pipeline: Pipeline) -> Schedule:
             continue
         s[f].compute_root()
         for k, d in enumerate(f.definitions):
-            _loops(s[f] if k == 0 else s[f].update(k - 1), d, "auto" if output else "round_up")
+            _loops(s[f] if k == 0 else s[f].update(k - 1), d, "auto" if output else "round_up", lanes)
     return s
 
 
@@ -53,13 +53,13 @@ def _pointwise_once(sites: list[Call]) -> bool:
     return len(sites) == 1 and all(isinstance(a, Var) for a in sites[0].args)
 
 
-def _loops(stage: StageSchedule, d: Definition, tail: str) -> None:
+def _loops(stage: StageSchedule, d: Definition, tail: str, lanes: int) -> None:
     pure = [v for _, v in d.pure_vars]
     first = d.args[0] if d.args else None
     if isinstance(first, Var):
         if d.rvars:
             stage.reorder(first, *d.rvars, *[v for v in pure if v != first])
         inner = f"{first.name}_v"
-        stage.split(first, first, inner, VECTOR_WIDTH, tail).vectorize(inner)
+        stage.split(first, first, inner, lanes, tail).vectorize(inner)
     if len(d.args) >= 2 and isinstance(d.args[-1], Var) and d.args[-1] != first:
         stage.parallel(d.args[-1])
