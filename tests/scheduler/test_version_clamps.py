@@ -38,13 +38,17 @@ def _moving(node: object, lane: str) -> bool:
     return any(getattr(n, "name", None) == lane for n in walk(node))  # type: ignore[arg-type]
 
 
-def test_an_interior_vector_loop_has_no_clamp_or_round_trip_that_moves_with_its_lanes() -> None:
-    pipeline, s = _blur("vc_blur")
+def _fast_loops(pipeline: Pipeline, s: Schedule) -> list[For]:
+    """The versioned vector loops' interior copies (at least one)."""
     body = lower(pipeline, s).body
     versions = [n for n in walk(body) if isinstance(n, IfThenElse) and isinstance(n.then_case, For)]
     fast = [v.then_case for v in versions if v.then_case.kind == "vectorized"]
     assert fast, "no vector loop was versioned"
-    for loop in fast:
+    return fast
+
+
+def test_an_interior_vector_loop_has_no_clamp_or_round_trip_that_moves_with_its_lanes() -> None:
+    for loop in _fast_loops(*_blur("vc_blur")):
         for n in walk(loop.body):
             if isinstance(n, (Min, Max)) and n.dtype.is_int:
                 assert not _moving(n, loop.name), f"clamp left in the fast loop: {n}"
@@ -95,12 +99,7 @@ def _downsample(name: str) -> tuple[Pipeline, Schedule]:
 
 
 def test_the_interior_copy_does_its_index_arithmetic_in_int64() -> None:
-    pipeline, s = _downsample("vc_down")
-    body = lower(pipeline, s).body
-    versions = [n for n in walk(body) if isinstance(n, IfThenElse) and isinstance(n.then_case, For)]
-    fast = [v.then_case for v in versions if v.then_case.kind == "vectorized"]
-    assert fast, "no vector loop was versioned"
-    for loop in fast:
+    for loop in _fast_loops(*_downsample("vc_down")):
         for n in walk(loop.body):
             if isinstance(n, Cast) and n.value.dtype == int32 and isinstance(n.value, (Add, Sub, Mul)):
                 assert not _moving(n, loop.name), f"int32 index arithmetic left in the fast loop: {n}"
