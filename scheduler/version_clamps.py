@@ -31,6 +31,7 @@ from pipelines.expr import LE, Add, And, Cast, Const, Expr, Max, Min, Mul, Sub, 
 from pipelines.mutator import children, substitute, walk
 from pipelines.simplify import simplify
 from pipelines.types import DType, int32, int64
+from scheduler.flatten import widen
 from scheduler.loopir import Block, For, IfThenElse, LetStmt, Provide, Stmt, Store, map_loops
 
 MAX_VERSIONED = 64  # min/max nodes one loop may drop; a body with more keeps only its clamped version
@@ -105,14 +106,19 @@ def _condition(node: Min | Max, lane: str, scope: dict[str, Interval], lets: dic
     kind_min, kind_max = type_range(a.dtype)
     if isinstance(end, Const) and not kind_min.value < end.value < kind_max.value:
         return None  # a data-dependent operand: no bound
-    parts: list[Expr] = [LE(end, to64(limit))] if isinstance(node, Min) else [LE(to64(limit), end)]
-    for olo, ohi, dtype in bounds.obligations:
+    picks: Expr = LE(end, to64(limit)) if isinstance(node, Min) else LE(to64(limit), end)
+    fits = _fit(bounds.obligations)
+    return simplify(picks if fits is None else And(picks, fits))
+
+
+def _fit(obligations: list[tuple[Expr, Expr, DType]]) -> Expr | None:
+    """That each (lo, hi, dtype) interval lies within its type, or None for none."""
+    cond: Expr | None = None
+    for lo, hi, dtype in dict.fromkeys(obligations):
         dmin, dmax = type_range(dtype)
-        parts += [LE(dmin, olo), LE(ohi, dmax)]
-    cond = parts[0]
-    for p in parts[1:]:
-        cond = And(cond, p)
-    return simplify(cond)
+        both = And(LE(dmin, lo), LE(hi, dmax))
+        cond = both if cond is None else And(cond, both)
+    return simplify(cond) if cond is not None else None
 
 
 def _widening(node: Cast, lane: str, scope: dict[str, Interval], lets: dict[Var, Expr]) -> Expr | None:
@@ -124,13 +130,7 @@ def _widening(node: Cast, lane: str, scope: dict[str, Interval], lets: dict[Var,
         lo, hi = bounds.interval(substitute(v, lets))
     except TypeError:
         return None
-    parts = [(lo, hi, int32), *bounds.obligations]
-    cond: Expr | None = None
-    for olo, ohi, dtype in parts:
-        dmin, dmax = type_range(dtype)
-        both = And(LE(dmin, olo), LE(ohi, dmax))
-        cond = both if cond is None else And(cond, both)
-    return simplify(cond) if cond is not None else None
+    return _fit([(lo, hi, int32), *bounds.obligations])
 
 
 def _int32_arithmetic(n: Expr) -> bool:
@@ -139,22 +139,11 @@ def _int32_arithmetic(n: Expr) -> bool:
     return isinstance(n, Cast) and n.dtype == int64 and n.value.dtype == int32 and isinstance(n.value, (Add, Sub, Mul))
 
 
-def _in_int64(e: Expr) -> Expr:
-    """The int32 arithmetic `e` done in int64: `+ - *` and constants widened, each `int32(v)`
-    of an int64 v read as v, any other operand converted."""
-    if isinstance(e, (Add, Sub, Mul)):
-        return type(e)(_in_int64(e.a), _in_int64(e.b))
-    if isinstance(e, Const):
-        return Const(int(e.value), int64)
-    if isinstance(e, Cast) and e.dtype == int32 and e.value.dtype == int64:
-        return e.value
-    return Cast(int64, e)
-
-
 def _arithmetic_widening(node: Cast, scope: dict[str, Interval], lets: dict[Var, Expr]) -> Expr | None:
-    """When `int64(e)` equals e done in int64 (`_in_int64`) on every lane: no `+ - *` of e's
-    int32 spine wraps and each int32(v) on it fits; None when an operation on the spine reads a
-    value with no bound (a load), whose arithmetic may wrap with no condition to say so."""
+    """When `int64(e)` equals e done in int64 (`widen`) on every lane: no `+ - *` of e's int32
+    spine wraps and each int32(v) on it fits (bounds' obligations); None when an operation on the
+    spine reads a value with no bound (a load), whose arithmetic may wrap with no condition to
+    say so."""
     tmin, tmax = type_range(int32)
     spine, stack = [], [node.value]
     while stack:
@@ -170,13 +159,7 @@ def _arithmetic_widening(node: Cast, scope: dict[str, Interval], lets: dict[Var,
             return None
         if lo == tmin or hi == tmax:
             return None
-        bounds.obligations.append((lo, hi, int32))
-    cond: Expr | None = None
-    for olo, ohi, dtype in bounds.obligations:
-        dmin, dmax = type_range(dtype)
-        both = And(LE(dmin, olo), LE(ohi, dmax))
-        cond = both if cond is None else And(cond, both)
-    return simplify(cond) if cond is not None else None
+    return _fit(bounds.obligations)
 
 
 def _round_trip(n: Expr) -> bool:
@@ -267,7 +250,7 @@ def _replacements(
             if _round_trip(n):
                 cond, picked = _widening(n, lane, scope, lets), n.value.value  # type: ignore[attr-defined]
             elif _int32_arithmetic(n):
-                cond, picked = _arithmetic_widening(n, scope, lets), _in_int64(n.value)  # type: ignore[arg-type, attr-defined]
+                cond, picked = _arithmetic_widening(n, scope, lets), widen(n.value)  # type: ignore[arg-type, attr-defined]
             else:
                 cond, picked = _condition(n, lane, scope, lets), n.a if first_moves else n.b  # type: ignore[attr-defined]
             if cond is None or (isinstance(cond, Const) and not cond.value):
