@@ -33,8 +33,8 @@ VECTOR = 8  # float32 lanes of an AVX2 register
 # with 2 threads, in one process against VECTOR: brightness_contrast_gamma 48 -> 33 ms,
 # gaussian_blur 48 -> 39, median3x3 21 -> 18, box_blur 20 -> 18.5, harris 15 -> 14,
 # resize_bilinear 12.5 -> 11.4, interpolate 48.8 -> 45.0, camera_pipe 25.6 -> 23.1 (32 lanes
-# of 16-bit values there); equalize_histogram (22 -> 24.5) and resize_bicubic (16.4 -> 17.6)
-# were slower, the others within noise.
+# of 16-bit values there), sobel 8.8 -> 8.4 in one run and equal in another; equalize_histogram
+# (22 -> 24.5) and resize_bicubic (16.4 -> 17.6) were slower, the others within noise.
 WIDE = 16
 STRIP = 32  # rows per parallel strip
 
