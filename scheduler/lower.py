@@ -28,6 +28,7 @@ from scheduler.prune_clamps import prune_clamps
 from scheduler.realize import Names, StageNest, build_stage_loops, inline_funcs, inline_lets, unique_names
 from scheduler.schedule import Bound, ComputeAt, Schedule, ScheduleError, StoreAt, StoreRoot, resolve_placement
 from scheduler.simplify import simplify
+from scheduler.split_lookups import split_lookups
 from scheduler.split_residues import split_vector_residues
 from scheduler.split_tails import split_vector_tails
 from scheduler.unswitch import unswitch_vector_loops
@@ -298,6 +299,14 @@ def unswitch(state: Lowering) -> Lowering:
     return state
 
 
+def split_table_lookups(state: Lowering) -> Lowering:
+    """Vector loops that read 8- or 16-bit tables at computed indices split into vector index
+    arithmetic, scalar reads and the vector rest (`scheduler.split_lookups`)."""
+    assert state.body is not None
+    state.body = split_lookups(state.body)
+    return state
+
+
 def specialize_dense(state: Lowering) -> Lowering:
     """Two versions of the loop nest: one for the common case where every passed array has unit
     stride in dimension 0 (the stride becomes the constant 1, so inner loops can use SIMD), and
@@ -341,6 +350,7 @@ PASSES: list[tuple[str, Callable[[Lowering], Lowering]]] = [
     ("version clamped vectors", version_clamps),
     ("split vector residues", split_residues),
     ("unswitch vector loops", unswitch),
+    ("split table lookups", split_table_lookups),
     ("specialize dense", specialize_dense),
 ]
 

@@ -1,0 +1,112 @@
+"""Vector loops that read narrow tables at computed indices (scheduler/split_lookups.py): split
+into index, read and rest loops, with the interpreter's values at every width, tail and type;
+loops where the split would not be sound are left whole."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from codegen.compile import compile
+from pipelines import Func, ImageParam, Pipeline, Var, clamp
+from pipelines.expr import Cast, Const
+from pipelines.interpret import interpret
+from pipelines.mutator import walk
+from pipelines.types import DType, float32, int16, int32, int64, uint8, uint16
+from scheduler.loopir import Allocate, For, Load, Stmt, Store
+from scheduler.lower import lower
+from scheduler.schedule import Schedule
+from scheduler.split_lookups import split_lookups
+
+x = Var("x")
+
+
+def _lookup(name: str, table_type: DType, lanes: int = 8) -> tuple[Pipeline, Schedule]:
+    """out[x] = lut[clamp(im[x], 0, 255)] * 2 + im[x]: a 256-entry table of `table_type`."""
+    im = ImageParam(int16, 1, f"{name}_in")
+    lut, out = Func(f"{name}_lut"), Func(name)
+    lut[x] = Cast(table_type, x * 7 - 300)
+    index = clamp(Cast(int32, im[x]), 0, 255)
+    out[x] = Cast(int32, lut[index]) * 2 + Cast(int32, im[x])
+    s = Schedule()
+    s[lut].compute_root()
+    s[out].vectorize("x", lanes)
+    return Pipeline(out), s
+
+
+def _split_loops(body: Stmt) -> list[Allocate]:
+    return [n for n in walk(body) if isinstance(n, Allocate) and ".lookup.index." in n.name]
+
+
+@pytest.mark.parametrize("table_type", [uint8, int16, uint16])
+@pytest.mark.parametrize("width", [1, 7, 8, 9, 31, 64])
+def test_a_narrow_table_lookup_matches_the_interpreter(table_type: DType, width: int) -> None:
+    pipeline, s = _lookup(f"sl_{table_type.name}_{width}", table_type)
+    a = np.random.default_rng(width).integers(-40, 300, width).astype(np.int16)
+    name = pipeline.images[0].name
+    want = interpret(pipeline, shape=(width,), **{name: a})
+    for threads in (None, 1):
+        np.testing.assert_array_equal(compile(pipeline, s, threads=threads)(shape=(width,), **{name: a}), want)
+
+
+def test_the_vector_loop_becomes_index_read_and_rest_loops() -> None:
+    pipeline, s = _lookup("sl_shape", uint8, lanes=16)
+    body = lower(pipeline, s).body
+    splits = _split_loops(body)
+    assert splits, "no loop was split"
+    for alloc in splits:
+        loops = [n for n in walk(alloc) if isinstance(n, For)]
+        assert [lp.kind for lp in loops] == ["vectorized", "serial", "vectorized"]
+        index_loop, read_loop, rest_loop = loops
+        # the index loop reads im but no table; the rest loop reads no table either
+        for loop in (index_loop, rest_loop):
+            assert not any(getattr(n, "buffer", "").endswith("_lut") for n in walk(loop.body))
+        assert any(getattr(n, "buffer", "").endswith("_lut") for n in walk(read_loop.body))
+
+
+def test_a_float_table_is_left_to_the_compilers_gather() -> None:
+    pipeline, s = _lookup("sl_float", float32)
+    assert not _split_loops(lower(pipeline, s).body)
+
+
+def test_a_lookup_whose_index_reads_another_lookup_is_left_whole_and_right() -> None:
+    """out[x] = lut[lut[im[x]]]: the outer index needs the inner value, so no index loop can
+    run first."""
+    im = ImageParam(uint8, 1, "sl_nested_in")
+    lut, out = Func("sl_nested_lut"), Func("sl_nested")
+    lut[x] = Cast(uint8, x * 5 + 3)
+    out[x] = lut[Cast(int32, lut[Cast(int32, im[x])])]
+    s = Schedule()
+    s[lut].compute_root()
+    s[out].vectorize("x", 8)
+    pipeline = Pipeline(out)
+    lowered = lower(pipeline, s).body
+    assert not _split_loops(lowered)
+    a = np.arange(0, 256, 3, dtype=np.uint8)
+    want = interpret(pipeline, shape=a.shape, sl_nested_in=a)
+    np.testing.assert_array_equal(compile(pipeline, s)(shape=a.shape, sl_nested_in=a), want)
+
+
+def _table_loop(store_to: str) -> For:
+    """for vectorized v in [0, 8): store_to[v] = t[int64(im[v])]"""
+    lane = Var("v", int64)
+    read = Load("t", Cast(int64, Load("im", lane, int16)), uint8)
+    return For("v", Const(0, int64), Const(8, int64), "vectorized", Store(store_to, lane, read))
+
+
+def test_a_loop_that_stores_to_a_table_it_reads_is_left_whole() -> None:
+    """The split would move every lane's read before every lane's write."""
+    assert _split_loops(split_lookups(_table_loop("u")))
+    loop = _table_loop("t")
+    assert split_lookups(loop) is loop
+
+
+def test_the_pass_leaves_a_tree_without_lookups_as_the_same_object() -> None:
+    im = ImageParam(float32, 1, "sl_none_in")
+    f = Func("sl_none")
+    f[x] = im[x] * 2.0
+    s = Schedule()
+    s[f].vectorize("x", 8)
+    body = lower(Pipeline(f), s).body
+    assert body is not None
+    assert split_lookups(body) is body
