@@ -247,32 +247,33 @@ def _camera_pipe(f: Filter) -> Schedule:
     # Halide: the output in 32-row strips, parallel, x vectorized with c unrolled; denoised,
     # deinterleaved, g_r, g_b and curved stored per strip and computed per 2 rows (sliding),
     # corrected and the demosaic per vector of curved; LUT, matrix and weight at root. Here
-    # curved is computed per strip, the stages before it at root in parallel 16-row strips,
-    # x vectorized by 32 (Halide's 2 x 8 uint16 lanes; 16 here before the C asked gcc for the
-    # width); the quad planes (r_gr ... b_r) and `demosaiced` are computed once each instead of
-    # inlined. The full-resolution interleave
-    # select(x % 2, ...) runs one copy per parity of x (scheduler.split_residues) and of y and c
-    # (scheduler.unswitch). Measured with 2 threads at 2560x1536, in one process: 32.0 ms,
-    # against 35.9 ms with `demosaiced` inlined into corrected and 53.0 ms with it computed per
-    # vector of curved (before those two passes: 205 ms against 268 ms for the automatic
-    # schedule and 450 ms for Halide's structure, every stage per strip).
+    # every stage is computed per 64-row strip of the output, x vectorized by 32 (Halide's
+    # 2 x 8 uint16 lanes; 16 here before the C asked gcc for the width); the quad planes
+    # (r_gr ... b_r) and `demosaiced` are computed once each instead of inlined. The
+    # full-resolution interleave select(x % 2, ...) runs one copy per parity of x
+    # (scheduler.split_residues) and of y and c (scheduler.unswitch). Measured with 2 threads
+    # at 2560x1536, in one process: 18.6 ms per 64-row strip, 18.8 ms per 32-row strip, 20.8
+    # ms with the stages before `curved` at root in parallel 16-row strips; 32.0 against
+    # 35.9 ms with `demosaiced` inlined into corrected and 53.0 ms with it computed per vector
+    # of curved (two sessions before; before those two passes: 205 ms against 268 ms for the
+    # automatic schedule and 450 ms for Halide's structure).
     out = f.output.name
     lanes = 2 * WIDE  # 32 lanes: 25.6 -> 23.1 ms against 16, once the C asked for them (simdlen)
     s = Schedule()
     for name in ("curve", "matrix", "sharpen_strength_x32"):
         s[name].compute_root()
     s["curve"].vectorize("x", WIDE)
-    s[out].reorder("x", "c", "y").split("y", "yo", "yi", STRIP).parallel("yo").vectorize("x", lanes)
+    s[out].reorder("x", "c", "y").split("y", "yo", "yi", 2 * STRIP).parallel("yo").vectorize("x", lanes)
     s["curved"].compute_at(out, "yo").reorder("x", "c", "y").vectorize("x", lanes)
     # as Halide's: corrected per vector of curved, so its arithmetic runs in vectors and only the
     # curve's table lookups (bytes, which no gather reads) run lane by lane: 37.0 -> 33.6 ms
     s["corrected"].compute_at("curved", "x").reorder("x", "c", "y").vectorize("x", lanes)
     planes = ("denoised", "g_r", "g_b", "r_gr", "b_gr", "r_gb", "b_gb", "r_b", "b_r")
     for name in (*planes, "deinterleaved", "demosaiced"):
-        stage = s[name].compute_root()
+        stage = s[name].compute_at(out, "yo")
         if name not in planes:
             stage.reorder("x", "c", "y")
-        stage.split("y", "yo", "yi", STRIP // 2).parallel("yo").vectorize("x", lanes)
+        stage.vectorize("x", lanes)
     return s
 
 

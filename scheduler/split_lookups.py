@@ -1,5 +1,6 @@
-"""Vector loops that read a table of 8- or 16-bit values at computed indices run as three loops:
-the indices in vectors, the reads one by one, the rest in vectors.
+"""Vector loops that read a table of 8- or 16-bit values at computed indices run as a vector loop
+of the indices, then the reads one by one, then (when the loop does more than copy the table) a
+vector loop of the rest.
 
 gcc 12 emulates a gather of 32- and 64-bit elements lane by lane inside a vector loop, but not of
 narrower ones ("unsupported vector types for emulated gather"): a vector loop with one such read,
@@ -9,10 +10,19 @@ a lookup). After `split_lookups(stmt)`, each innermost vector loop over a consta
 lanes whose body is lets and one store, and which reads such a table at an index that depends on
 the lane and reads memory itself (a lookup), is
 
-    allocate lookup.index.k[int64; W], lookup.value.k[T_k; W]      (on the stack)
-    for vectorized v: lookup.index.k[v - min] = index_k             (every lookup k)
-    for v:            lookup.value.k[v - min] = table_k[lookup.index.k[v - min]]
+    allocate lookup.index.k[int64; W]                                 (on the stack)
+    for vectorized v: lookup.index.k[v - min] = index_k               (every lookup k)
+    for unrolled v:   dst[i] = table[lookup.index.0[v - min]]         (a copy of one table)
+
+or, when the store does more with what it reads,
+
+    allocate lookup.value.k[T_k; W] too
+    for unrolled v:   lookup.value.k[v - min] = table_k[lookup.index.k[v - min]]
     for vectorized v: body, each lookup k read from lookup.value.k[v - min]
+
+The read loop is unrolled (W is at most 64): three memory operations a lookup and no loop
+overhead. A copy stores straight to its destination because reading byte stores back as a
+vector right after them waits for the stores to complete (no store forwarding).
 
 Each lane computes the same values as before; only the order across lanes changes, which a
 vector loop already leaves open (its lanes are independent). A loop is left as it is when a
@@ -35,7 +45,7 @@ MAX_LANES = 64
 
 def split_lookups(stmt: Stmt) -> Stmt:
     """`stmt` with every innermost vector loop that reads narrow tables at computed indices
-    split into three loops (module docstring); the same object if there is none."""
+    split (module docstring); the same object if there is none."""
     return map_loops(stmt, _split)
 
 
@@ -61,30 +71,34 @@ def _split(loop: For) -> Stmt | None:
             return None
 
     lane = simplify(Sub(Var(loop.name, int64), loop.min))
-    width = int(loop.extent.value)  # type: ignore[attr-defined]
-    names = [(f"{loop.name}.lookup.index.{k}", f"{loop.name}.lookup.value.{k}") for k in range(len(lookups))]
-    indices = Block(tuple(Store(ix, lane, lookup.index) for lookup, (ix, _) in zip(lookups, names)))
-    reads = Block(
-        tuple(
-            Store(got, lane, Load(lookup.buffer, Load(ix, lane, int64), lookup.dtype))
-            for lookup, (ix, got) in zip(lookups, names)
-        )
-    )
-    read_back: dict[Expr, Expr] = {lookup: Load(got, lane, lookup.dtype) for lookup, (_, got) in zip(lookups, names)}
-    rest = _with_lets(
-        [(name, substitute(value, read_back)) for name, value in lets],
-        Store(store.buffer, store.index, substitute(store.value, read_back)),
-    )
+    width = c64(int(loop.extent.value))  # type: ignore[attr-defined]
+    index_names = [f"{loop.name}.lookup.index.{k}" for k in range(len(lookups))]
     untainted = [(name, value) for name, value in lets if name not in tainted]
-    result: Stmt = Block(
-        (
-            For(loop.name, loop.min, loop.extent, "vectorized", _with_lets(untainted, indices)),
-            For(loop.name, loop.min, loop.extent, "serial", reads),
-            For(loop.name, loop.min, loop.extent, "vectorized", rest),
-        )
-    )
-    for lookup, (ix, got) in reversed(list(zip(lookups, names))):
-        result = Allocate(ix, int64, (c64(width),), Allocate(got, lookup.dtype, (c64(width),), result))
+    indices = Block(tuple(Store(ix, lane, lookup.index) for lookup, ix in zip(lookups, index_names)))
+    reads = {
+        lookup: Load(lookup.buffer, Load(ix, lane, int64), lookup.dtype) for lookup, ix in zip(lookups, index_names)
+    }
+
+    def again(kind: str, body: Stmt) -> For:
+        return For(loop.name, loop.min, loop.extent, kind, body)
+
+    loops: list[Stmt] = [again("vectorized", _with_lets(untainted, indices))]
+    values: list[tuple[str, Load]] = []
+    if store.value in reads and not any(isinstance(n, Var) and n.name in tainted for n in walk(store.index)):
+        # a copy of a table: the reads store to the destination (module docstring)
+        loops.append(again("unrolled", _with_lets(untainted, Store(store.buffer, store.index, reads[store.value]))))
+    else:
+        values = [(f"{loop.name}.lookup.value.{k}", lookup) for k, lookup in enumerate(lookups)]
+        loops.append(again("unrolled", Block(tuple(Store(got, lane, reads[lookup]) for got, lookup in values))))
+        read_back: dict[Expr, Expr] = {lookup: Load(got, lane, lookup.dtype) for got, lookup in values}
+        rest_lets = [(name, substitute(value, read_back)) for name, value in lets]
+        rest = Store(store.buffer, store.index, substitute(store.value, read_back))
+        loops.append(again("vectorized", _with_lets(rest_lets, rest)))
+    result: Stmt = Block(tuple(loops))
+    for got, lookup in reversed(values):
+        result = Allocate(got, lookup.dtype, (width,), result)
+    for ix in reversed(index_names):
+        result = Allocate(ix, int64, (width,), result)
     return result
 
 

@@ -49,19 +49,41 @@ def test_a_narrow_table_lookup_matches_the_interpreter(table_type: DType, width:
         np.testing.assert_array_equal(compile(pipeline, s, threads=threads)(shape=(width,), **{name: a}), want)
 
 
-def test_the_vector_loop_becomes_index_read_and_rest_loops() -> None:
-    pipeline, s = _lookup("sl_shape", uint8, lanes=16)
-    body = lower(pipeline, s).body
-    splits = _split_loops(body)
-    assert splits, "no loop was split"
-    for alloc in splits:
+def _split_kinds(pipeline: Pipeline, s: Schedule) -> list[list[str]]:
+    """The kinds of the loops under each split's allocations, each loop's table reads checked:
+    only the unrolled read loop reads the table."""
+    kinds = []
+    for alloc in _split_loops(lower(pipeline, s).body):
         loops = [n for n in walk(alloc) if isinstance(n, For)]
-        assert [lp.kind for lp in loops] == ["vectorized", "serial", "vectorized"]
-        index_loop, read_loop, rest_loop = loops
-        # the index loop reads im but no table; the rest loop reads no table either
-        for loop in (index_loop, rest_loop):
-            assert not any(getattr(n, "buffer", "").endswith("_lut") for n in walk(loop.body))
-        assert any(getattr(n, "buffer", "").endswith("_lut") for n in walk(read_loop.body))
+        for loop in loops:
+            reads_table = any(getattr(n, "buffer", "").endswith("_lut") for n in walk(loop.body))
+            assert reads_table == (loop.kind == "unrolled"), loop
+        kinds.append([loop.kind for loop in loops])
+    assert kinds, "no loop was split"
+    return kinds
+
+
+def test_a_lookup_used_in_arithmetic_becomes_index_read_and_rest_loops() -> None:
+    for kinds in _split_kinds(*_lookup("sl_shape", uint8, lanes=16)):
+        assert kinds == ["vectorized", "unrolled", "vectorized"]
+
+
+@pytest.mark.parametrize("width", [5, 16, 37])
+def test_a_table_copy_reads_straight_into_its_destination(width: int) -> None:
+    """out[x] = lut[clamp(im[x], 0, 255)]: no value array read back after the byte stores."""
+    im = ImageParam(int16, 1, f"sl_copy_{width}_in")
+    lut, out = Func(f"sl_copy_{width}_lut"), Func(f"sl_copy_{width}")
+    lut[x] = Cast(uint8, x * 3 + 1)
+    out[x] = lut[clamp(Cast(int32, im[x]), 0, 255)]
+    s = Schedule()
+    s[lut].compute_root()
+    s[out].vectorize("x", 16)
+    pipeline = Pipeline(out)
+    for kinds in _split_kinds(pipeline, s):
+        assert kinds == ["vectorized", "unrolled"]
+    a = np.random.default_rng(width).integers(-40, 300, width).astype(np.int16)
+    want = interpret(pipeline, shape=a.shape, **{im.name: a})
+    np.testing.assert_array_equal(compile(pipeline, s)(shape=a.shape, **{im.name: a}), want)
 
 
 def test_a_float_table_is_left_to_the_compilers_gather() -> None:
