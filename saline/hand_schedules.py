@@ -13,8 +13,10 @@ producers computed inside the strips), adapted where Saline lacks a directive:
 
 Where a different structure measured faster, the schedule says so and why: local_laplacian is
 the automatic schedule with its output in parallel strips of rows and its remap table inlined
-(a vector exp per pixel instead of lane-by-lane table reads), and interpolate computes each
-pyramid pass once at root, where Halide inlines and recomputes them.
+(a vector exp per pixel instead of lane-by-lane table reads), interpolate computes each
+pyramid pass once at root, where Halide inlines and recomputes them, camera_pipe inlines the
+colour correction into the tone curve's lookups, and bilateral_grid slices its grid once per
+row for all four channels.
 
 A filter without an entry gets an empty schedule (the default: inline all, outputs at root).
 """

@@ -86,6 +86,27 @@ def test_a_table_copy_reads_straight_into_its_destination(width: int) -> None:
     np.testing.assert_array_equal(compile(pipeline, s)(shape=a.shape, **{im.name: a}), want)
 
 
+def test_two_tables_of_different_types_in_one_loop_match_the_interpreter() -> None:
+    """out[x] = a[i(x)] * b[j(x)] + a[j(x)]: three lookups, two tables, two value types."""
+    im = ImageParam(int16, 1, "sl_two_in")
+    a, b, out = Func("sl_two_a_lut"), Func("sl_two_b_lut"), Func("sl_two")
+    a[x] = Cast(uint8, x * 5 + 2)
+    b[x] = Cast(int16, 600 - x * 9)
+    i = clamp(Cast(int32, im[x]), 0, 255)
+    j = clamp(Cast(int32, im[x]) / 3 + 7, 0, 255)
+    out[x] = Cast(int32, a[i]) * Cast(int32, b[j]) + Cast(int32, a[j])
+    s = Schedule()
+    s[a].compute_root()
+    s[b].compute_root()
+    s[out].vectorize("x", 16)
+    pipeline = Pipeline(out)
+    splits = _split_loops(lower(pipeline, s).body)
+    assert len({alloc.name.rsplit(".", 1)[1] for alloc in splits}) == 3, "three lookups, three index arrays"
+    values = np.random.default_rng(3).integers(-100, 900, 53).astype(np.int16)
+    want = interpret(pipeline, shape=values.shape, sl_two_in=values)
+    np.testing.assert_array_equal(compile(pipeline, s)(shape=values.shape, sl_two_in=values), want)
+
+
 def test_a_float_table_is_left_to_the_compilers_gather() -> None:
     pipeline, s = _lookup("sl_float", float32)
     assert not _split_loops(lower(pipeline, s).body)
