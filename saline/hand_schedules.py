@@ -90,15 +90,20 @@ def _box_blur(f: Filter) -> Schedule:
     return s
 
 
+def _rvars(f: Filter, name: str) -> list[str]:
+    """The RVars of Func `name`'s first update, innermost first. RDom names are made unique per
+    process (`r` may be `r_4`), so schedules look them up instead of spelling them."""
+    (func,) = (g for g in f.pipeline.funcs if g.name == name)
+    return [r.name for r in func.updates[0].rvars]
+
+
 def _gaussian(f: Filter) -> Schedule:
     # blur_y's reduction is an update stage, whose loops no producer can be computed inside:
-    # blur_x at root, both stages of each in parallel rows with the taps loop outside x. RDom
-    # names are made unique per process, so the taps' RVar is looked up, not spelled.
-    funcs = {g.name: g for g in f.pipeline.funcs}
+    # blur_x at root, both stages of each in parallel rows with the taps loop outside x.
     s = Schedule()
     _edge_at_root(s, f, lanes=WIDE)
     for name in ("blur_x", "blur_y"):
-        taps = funcs[name].updates[0].rvars[0].name
+        (taps,) = _rvars(f, name)
         s[name].compute_root().split("y", "yo", "yi", STRIP).parallel("yo").vectorize("x", WIDE)
         update = s[name].update(0).reorder("x", taps, "y", "c")
         update.split("y", "yo", "yi", STRIP).parallel("yo").vectorize("x", WIDE)
@@ -110,13 +115,12 @@ def _unsharp(f: Filter) -> Schedule:
     # inlined. Here every stage is at root in parallel 32-row strips (the blurs' taps loop
     # outside x, as in _gaussian): measured at 2560x1536 with 2 threads, 160-210 ms against
     # 250-290 ms for the per-strip form, which also takes 4x longer to lower.
-    funcs = {g.name: g for g in f.pipeline.funcs}
     s = Schedule()
     _strips(s, "unsharp")
     for name in ("grey", "ratio"):
         _root_rows(s, name)
     for name in ("blur_x", "blur_y"):
-        taps = funcs[name].updates[0].rvars[0].name
+        (taps,) = _rvars(f, name)
         _root_rows(s, name)
         update = s[name].update(0).reorder("x", taps, "y")
         update.split("y", "yo", "yi", STRIP).parallel("yo").vectorize("x", VECTOR)
@@ -192,8 +196,7 @@ def _bilateral_grid(f: Filter) -> Schedule:
     # the scatter's channels in pairs, one pair per thread, the two channels of a pair unrolled
     # inside each pixel: two independent read-modify-write chains (neighbouring pixels mostly
     # hit the same cell and bin), and the pixel's cell and level computed once for both
-    histogram = next(g for g in f.pipeline.funcs if g.name == "histogram")
-    rx, ry = (r.name for r in histogram.updates[0].rvars)  # named r.x, r.y unless taken
+    rx, ry = _rvars(f, "histogram")
     s["histogram"].update(0).split("c", "co", "ci", 2).reorder("ci", rx, ry, "co").parallel("co").unroll("ci")
     s["blurx"].compute_root().reorder("x", "c", "z", "y").parallel("y").vectorize("x", VECTOR).unroll("c")
     s["blurz"].compute_at("blurx", "y").reorder("x", "c", "z", "y").vectorize("x", VECTOR).unroll("c")

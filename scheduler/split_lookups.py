@@ -53,22 +53,25 @@ def _split(loop: For) -> Stmt | None:
     if loop.kind != "vectorized" or not isinstance(loop.extent, Const) or not 0 < int(loop.extent.value) <= MAX_LANES:
         return None
     lets, store = _lets_and_store(loop.body)
-    if store is None or any(isinstance(n, Load) and n.buffer == store.buffer for n in walk(store)):
+    if store is None:
         return None
-    if any(isinstance(n, Load) and n.buffer == store.buffer for _, v in lets for n in walk(v)):
+    exprs = [v for _, v in lets] + [store.index, store.value]
+    if any(isinstance(n, Load) and n.buffer == store.buffer for e in exprs for n in walk(e)):
         return None
-    lanes = {loop.name} | {name for name, _ in lets}
-    lookups = _lookups([v for _, v in lets] + [store.index, store.value], lanes)
+    lookups = _lookups(exprs, {loop.name} | {name for name, _ in lets})
     if not lookups:
         return None
     # lets that read a lookup, directly or through another let: what an index may not depend on
     tainted: set[str] = set()
+
+    def reads_lookup(e: Expr) -> bool:
+        return any(n in lookups or (isinstance(n, Var) and n.name in tainted) for n in walk(e))
+
     for name, value in lets:
-        if any(n in lookups or (isinstance(n, Var) and n.name in tainted) for n in walk(value)):
+        if reads_lookup(value):
             tainted.add(name)
-    for lookup in lookups:
-        if any(n in lookups or (isinstance(n, Var) and n.name in tainted) for n in walk(lookup.index)):
-            return None
+    if any(reads_lookup(lookup.index) for lookup in lookups):
+        return None
 
     lane = simplify(Sub(Var(loop.name, int64), loop.min))
     width = c64(int(loop.extent.value))  # type: ignore[attr-defined]

@@ -34,7 +34,7 @@ def _lookup(name: str, table_type: DType, lanes: int = 8) -> tuple[Pipeline, Sch
     return Pipeline(out), s
 
 
-def _split_loops(body: Stmt) -> list[Allocate]:
+def _index_arrays(body: Stmt) -> list[Allocate]:
     return [n for n in walk(body) if isinstance(n, Allocate) and ".lookup.index." in n.name]
 
 
@@ -53,7 +53,7 @@ def _split_kinds(pipeline: Pipeline, s: Schedule) -> list[list[str]]:
     """The kinds of the loops under each split's allocations, each loop's table reads checked:
     only the unrolled read loop reads the table."""
     kinds = []
-    for alloc in _split_loops(lower(pipeline, s).body):
+    for alloc in _index_arrays(lower(pipeline, s).body):
         loops = [n for n in walk(alloc) if isinstance(n, For)]
         for loop in loops:
             reads_table = any(getattr(n, "buffer", "").endswith("_lut") for n in walk(loop.body))
@@ -100,7 +100,7 @@ def test_two_tables_of_different_types_in_one_loop_match_the_interpreter() -> No
     s[b].compute_root()
     s[out].vectorize("x", 16)
     pipeline = Pipeline(out)
-    splits = _split_loops(lower(pipeline, s).body)
+    splits = _index_arrays(lower(pipeline, s).body)
     assert len({alloc.name.rsplit(".", 1)[1] for alloc in splits}) == 3, "three lookups, three index arrays"
     values = np.random.default_rng(3).integers(-100, 900, 53).astype(np.int16)
     want = interpret(pipeline, shape=values.shape, sl_two_in=values)
@@ -109,7 +109,7 @@ def test_two_tables_of_different_types_in_one_loop_match_the_interpreter() -> No
 
 def test_a_float_table_is_left_to_the_compilers_gather() -> None:
     pipeline, s = _lookup("sl_float", float32)
-    assert not _split_loops(lower(pipeline, s).body)
+    assert not _index_arrays(lower(pipeline, s).body)
 
 
 def test_a_lookup_whose_index_reads_another_lookup_is_left_whole_and_right() -> None:
@@ -124,7 +124,7 @@ def test_a_lookup_whose_index_reads_another_lookup_is_left_whole_and_right() -> 
     s[out].vectorize("x", 8)
     pipeline = Pipeline(out)
     lowered = lower(pipeline, s).body
-    assert not _split_loops(lowered)
+    assert not _index_arrays(lowered)
     a = np.arange(0, 256, 3, dtype=np.uint8)
     want = interpret(pipeline, shape=a.shape, sl_nested_in=a)
     np.testing.assert_array_equal(compile(pipeline, s)(shape=a.shape, sl_nested_in=a), want)
@@ -139,7 +139,7 @@ def _table_loop(store_to: str) -> For:
 
 def test_a_loop_that_stores_to_a_table_it_reads_is_left_whole() -> None:
     """The split would move every lane's read before every lane's write."""
-    assert _split_loops(split_lookups(_table_loop("u")))
+    assert _index_arrays(split_lookups(_table_loop("u")))
     loop = _table_loop("t")
     assert split_lookups(loop) is loop
 
