@@ -10,6 +10,9 @@ same order from 0); the filter's scalar Params stay Halide Params, set at call t
 Saline (Halide's apps/unsharp bakes sigma in at compile time instead). Differences in the last
 bits remain: Halide fuses multiplies and adds (Saline compiles with -ffp-contract=off), and has
 its own exp and pow; equalize_histogram's grey is `strict_float`, since it is rounded to bins.
+brightness_contrast_gamma's power is Saline's `fast_pow` (within 1.5 + |y| ulp) against
+Halide's `pow`, which is also computed in float32 arithmetic (its `fast_pow` is coarser): on
+the bench input with gamma 2.2, at most 0.95 and 2.1 ulp from the exact power respectively.
 
 Schedules, with `vec` the target's natural float vector width (16 with AVX-512):
 - box_blur: Halide's apps/blur CPU schedule: output rows in parallel strips of 32, blur_x

@@ -33,6 +33,7 @@ from pipelines.expr import (
     Div,
     Exp,
     Expr,
+    FastPow,
     Floor,
     ImageDim,
     Log,
@@ -156,7 +157,8 @@ class CEmitter:
             Mod: lambda e: self._helper("mod", e),
             Min: lambda e: self._helper("min", e),
             Max: lambda e: self._helper("max", e),
-            Pow: lambda e: f"{'saline_powf' if e.dtype.bits == 32 else 'pow'}({self.expr(e.a)}, {self.expr(e.b)})",
+            Pow: lambda e: self._pow("saline_powf", e),
+            FastPow: lambda e: self._pow("saline_fast_powf", e),
             And: lambda e: f"({self.expr(e.a)} && {self.expr(e.b)})",
             Or: lambda e: f"({self.expr(e.a)} || {self.expr(e.b)})",
             Not: lambda e: f"(!{self.expr(e.value)})",
@@ -200,6 +202,10 @@ class CEmitter:
 
     def _math_rule(self, fn: str) -> Callable[[Expr], str]:
         return lambda e: f"{fn}{'f' if e.dtype.bits == 32 else ''}({self.expr(e.value)})"  # type: ignore[attr-defined]
+
+    def _pow(self, float32_fn: str, e: Pow | FastPow) -> str:
+        """Saline's own float32 pow (csrc/saline_math.h), or C's pow for float64."""
+        return f"{float32_fn if e.dtype.bits == 32 else 'pow'}({self.expr(e.a)}, {self.expr(e.b)})"
 
     def _helper(self, op: str, e: Expr) -> str:
         t = e.dtype

@@ -32,6 +32,7 @@ from pipelines.expr import (
     Div,
     Exp,
     Expr,
+    FastPow,
     Floor,
     ImageDim,
     Log,
@@ -55,7 +56,7 @@ from pipelines.expr import (
     Var,
 )
 from pipelines.mutator import children
-from pipelines.ops import cos, floor, log, pow, select, sin
+from pipelines.ops import cos, fast_pow, floor, log, pow, select, sin
 
 # (child, adjoint of the child, condition under which the child is the one used or None)
 Routes = list[tuple[Expr, Expr, Expr | None]]
@@ -97,8 +98,9 @@ def _max(e: Max, g: Expr) -> Routes:
     return [(e.a, g, took_a), (e.b, g, Not(took_a))]
 
 
-def _pow(e: Pow, g: Expr) -> Routes:
-    routes: Routes = [(e.a, g * e.b * pow(e.a, e.b - 1), None)]
+def _pow(e: Pow | FastPow, g: Expr) -> Routes:
+    power = fast_pow if isinstance(e, FastPow) else pow
+    routes: Routes = [(e.a, g * e.b * power(e.a, e.b - 1), None)]
     if has_leaf(e.b):  # log(a) is NaN for a < 0: only where the exponent itself varies
         routes.append((e.b, g * e * log(e.a), None))
     return routes
@@ -152,6 +154,7 @@ RULES: dict[type, Rule] = {
     Min: _min,
     Max: _max,
     Pow: _pow,
+    FastPow: _pow,
     Select: _select,
     Sqrt: _sqrt,
     Exp: _exp,

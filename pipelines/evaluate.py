@@ -34,6 +34,7 @@ from pipelines.expr import (
     Div,
     Exp,
     Expr,
+    FastPow,
     Floor,
     ImageDim,
     Log,
@@ -269,6 +270,7 @@ NUMPY_RULES: dict[type, Rule] = {
     Min: lambda frame, node, ops: np.where(ops[0] < ops[1], ops[0], ops[1]),
     Max: lambda frame, node, ops: np.where(ops[0] > ops[1], ops[0], ops[1]),
     Pow: _binary(np.power),
+    FastPow: _binary(np.power),  # the exact power: compiled code is within its bound of it
     LT: _binary(np.less),
     LE: _binary(np.less_equal),
     EQ: _binary(np.equal),

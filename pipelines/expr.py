@@ -354,6 +354,16 @@ class Pow(BinaryOp):
 
 
 @node
+class FastPow(BinaryOp):
+    """Float power, as `Pow`, computed faster and less exactly in float32 (`fast_pow`)."""
+
+    def __post_init__(self) -> None:
+        BinaryOp.__post_init__(self)
+        if not self.a.dtype.is_float:
+            raise IRTypeError(f"FastPow needs float operands, got {self.a.dtype}")
+
+
+@node
 class Compare(Expr):
     """A comparison of two operands of one type; the result is bool."""
 
@@ -562,11 +572,11 @@ def match_types(a: Any, b: Any, what: str) -> tuple[Expr, Expr]:
 
 
 def binary(cls: type, a: Any, b: Any, what: str) -> Expr:
-    """Build `cls(a, b)` after promotion; Pow converts integer operands to float32."""
+    """Build `cls(a, b)` after promotion; Pow and FastPow convert integer operands to float32."""
     a, b = match_types(a, b, what)
-    if cls is Pow and a.dtype.is_bool:
+    if cls in (Pow, FastPow) and a.dtype.is_bool:
         raise IRTypeError(f"{what} of bool values: cast them to a number first")
-    if cls is Pow and not a.dtype.is_float:
+    if cls in (Pow, FastPow) and not a.dtype.is_float:
         a, b = cast(float32, a), cast(float32, b)
     return cls(a, b)
 
@@ -603,6 +613,8 @@ def expr_str(e: Expr) -> str:
             return f"{f.name}[{', '.join(map(expr_str, args))}]"
         case Cast(dtype=t, value=v):
             return f"{t.name}({expr_str(v)})"
+        case FastPow(a=a, b=b):
+            return f"fast_pow({expr_str(a)}, {expr_str(b)})"
         case Min(a=a, b=b) | Max(a=a, b=b) | Pow(a=a, b=b):
             return f"{type(e).__name__.lower()}({expr_str(a)}, {expr_str(b)})"
         case BinaryOp(a=a, b=b) | Compare(a=a, b=b):

@@ -16,6 +16,7 @@ from pipelines.expr import (
     Cos,
     Exp,
     Expr,
+    FastPow,
     Floor,
     Log,
     Max,
@@ -117,6 +118,13 @@ def tanh(value: Any) -> Expr:
 def pow(base: Any, exponent: Any) -> Expr:  # noqa: A001 - the DSL's name
     """`base ** exponent` in floating point (integer operands become float32)."""
     return binary(Pow, base, exponent, "pow")
+
+
+def fast_pow(base: Any, exponent: Any) -> Expr:
+    """`base ** exponent` as `pow`, computed in float32 arithmetic: a third faster, within
+    1.5 + |exponent| ulp of the exact power instead of 0.51 (the same special cases). For tone
+    curves and the like, where the exponent is small; float64 operands get float64 `pow`."""
+    return binary(FastPow, base, exponent, "fast_pow")
 
 
 def _rounding(cls: type, value: Any, name: str) -> Expr:

@@ -15,7 +15,7 @@ target) and concrete arguments. What holds:
   pipeline (downsampling reads twice as far, which the boundary condition covers);
 - the functions are smooth where they are evaluated, except at the kinks of min, max, select,
   clamp, abs and maximum, which random data avoid: denominators are >= 1.5, sqrt and log
-  arguments >= 0.25, pow bases >= 1.2 with exponents in [-1, 1], exp arguments in [-1, 1];
+  arguments >= 0.25, pow and fast_pow bases >= 1.2 with exponents in [-1, 1], exp arguments in [-1, 1];
 - `maximum` reductions add a tiny slope per tap (s * r, s drawn per reduction), so that two
   taps of a window past the image edge (equal values of the same pixel under repeat_edge),
   or two paths through nested maxima, never tie;
@@ -51,6 +51,7 @@ from pipelines import (
     constant_exterior,
     cos,
     exp,
+    fast_pow,
     float32,
     float64,
     lerp,
@@ -86,6 +87,7 @@ POINTWISE_OPS = (
     "exp",
     "log",
     "pow",
+    "fast_pow",
     "sin",
     "cos",
     "tanh",
@@ -186,6 +188,7 @@ class _Builder:
             "exp": lambda: exp(tanh(a)),
             "log": lambda: log(0.25 + a * a),
             "pow": lambda: pow(1.2 + a * a, tanh(other())),
+            "fast_pow": lambda: fast_pow(1.2 + a * a, tanh(other())),
             "sin": lambda: sin(a),
             "cos": lambda: cos(a),
             "tanh": lambda: tanh(a),

@@ -31,6 +31,7 @@ from pipelines import (
     cast,
     cos,
     exp,
+    fast_pow,
     float32,
     float64,
     log,
@@ -102,6 +103,12 @@ NODE_CASES: dict[str, tuple[type, Callable[[Expr, Expr], Expr], Numpy, Numpy]] =
     "min": (expr_module.Min, dsl_min, lambda a, b: (a < b) * 1.0, lambda a, b: (a >= b) * 1.0),
     "max": (expr_module.Max, dsl_max, lambda a, b: (a > b) * 1.0, lambda a, b: (a <= b) * 1.0),
     "pow": (expr_module.Pow, lambda a, b: pow(b, a), lambda a, b: b**a * np.log(b), lambda a, b: a * b ** (a - 1)),
+    "fast_pow": (
+        expr_module.FastPow,
+        lambda a, b: fast_pow(b, a),
+        lambda a, b: b**a * np.log(b),
+        lambda a, b: a * b ** (a - 1),
+    ),
     "select": (
         expr_module.Select,
         lambda a, b: select(a > 0, a * b, b),

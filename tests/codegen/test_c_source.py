@@ -29,6 +29,7 @@ from pipelines import (
     cos,
     eq,
     exp,
+    fast_pow,
     floor,
     log,
     max,
@@ -201,7 +202,8 @@ def all_nodes() -> Pipeline:
     f, i = fa[x, y], ia[x, y]
     exprs = [
         f + f * f - f / f % f,
-        min(f, 2.0) + max(f, -1.0) + pow(f, 2.0) + sqrt(f) + exp(f) + log(f) + sin(f) + cos(f) + tanh(f),
+        min(f, 2.0) + max(f, -1.0) + pow(f, 2.0) + fast_pow(f, 0.5) + sqrt(f) + exp(f) + log(f) + sin(f),
+        cos(f) + tanh(f),
         floor(f) + ceil(f) + round(f) + abs(f) + gain + cast(float32, ia.width()),
         select((f < 1.0) & (f <= 2.0) | ~eq(f, 0.0) & ne(f, 3.0), f, -f),
         cast(float32, i / 3 + i % 5 + abs(i)) + sum(constant_exterior(fa, 0.0)[x + r.x, y]),

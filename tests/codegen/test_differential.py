@@ -51,6 +51,7 @@ from pipelines import (
     tanh,
 )
 from pipelines import abs as dsl_abs
+from pipelines import fast_pow as dsl_fast_pow
 from pipelines import max as dsl_max
 from pipelines import min as dsl_min
 from pipelines import pow as dsl_pow
@@ -167,6 +168,8 @@ NODE_CASES = [
     NodeCase("max_i8", expr_module.Max, lambda: dsl_max(I8[x, y], mirror_image(I8)[x + 1, y])),
     NodeCase("pow_f32", expr_module.Pow, lambda: dsl_pow(FA[x, y], FB[x, y]), FLOAT_RTOL),
     NodeCase("pow_int_exponent", expr_module.Pow, lambda: FA[x, y] ** 3, FLOAT_RTOL),
+    # within 1.5 + |exponent| ulp: 5.5 ulp (6.6e-7) for exponents in [-4, 4]
+    NodeCase("fast_pow_f32", expr_module.FastPow, lambda: dsl_fast_pow(FA[x, y], FB[x, y]), FLOAT_RTOL),
     NodeCase("lt", expr_module.LT, lambda: FA[x, y] < FB[x, y]),
     NodeCase("le", expr_module.LE, lambda: IA[x, y] <= IB[x, y] * 10),
     NodeCase("eq", expr_module.EQ, lambda: eq(IA[x, y] % 3, IB[x, y] % 3)),
@@ -424,6 +427,19 @@ def test_pow_of_two_bools_is_refused_like_other_arithmetic():
         a * b
     with pytest.raises(IRTypeError, match="bool"):
         dsl_pow(a, b)
+    with pytest.raises(IRTypeError, match="bool"):
+        dsl_fast_pow(a, b)
+
+
+@pytest.mark.parametrize("left", ALL_TYPES, ids=type_id)
+def test_fast_pow_takes_the_types_pow_takes(left: DType):
+    for right in ALL_TYPES:
+        a, b = PAIR_IMAGES["a", left][x], PAIR_IMAGES["b", right][x]
+        if documented_result("pow", left, right) is None:
+            with pytest.raises(IRTypeError):
+                dsl_fast_pow(a, b)
+        else:
+            assert dsl_fast_pow(a, b).dtype == dsl_pow(a, b).dtype == documented_result("pow", left, right)
 
 
 @pytest.mark.parametrize("t", [int8, int16, int32], ids=type_id)

@@ -28,7 +28,7 @@ import pytest
 
 from codegen.build import compile_flags, compiler_command
 from codegen.compile import compile
-from pipelines import Func, ImageParam, Pipeline, Var, float32, repeat_edge, sin
+from pipelines import Func, ImageParam, Param, Pipeline, Var, clamp, fast_pow, float32, pow, repeat_edge, select, sin
 from scheduler.schedule import Schedule
 from tests.helpers import assert_matches_reference
 
@@ -111,6 +111,23 @@ def test_a_vector_loop_wider_than_a_register_runs_at_its_scheduled_width(tmp_pat
     assert result.returncode == 0, result.stderr[-3000:]
     factors = {int(f) for f in re.findall(r"vectorization_factor = (\d+)", dump.read_text())}
     assert 16 in factors, f"no loop vectorized 16 wide: factors {sorted(factors)}"
+
+
+@pytest.mark.parametrize("fn", [pow, fast_pow], ids=lambda fn: fn.__name__)
+def test_pow_of_a_loop_invariant_exponent_is_vectorized(tmp_path, fn):
+    """A tone curve's shape: the power of a clamped value to a Param, under a select. Both pow
+    functions are inlined C (csrc/saline_math.h); a loop-invariant condition inside one (such as
+    a clamp of the exponent) is enough for gcc 12 to leave the whole loop scalar, 10x slower."""
+    a, gamma = ImageParam(float32, 2, f"tone_{fn.__name__}_in"), Param(float32, "tone_gamma", 2.2)
+    level = clamp(a[x, y] * 1.5 - 0.25, 0.0, 1.0)
+    out = Func(f"tone_{fn.__name__}")
+    out[x, y] = select(level > 0.0, fn(level, 1.0 / gamma), 0.0)
+    s = Schedule()
+    s[out].vectorize(x, 16)
+    source = compile(Pipeline(out), s).c_source
+    _, report = build_with_report(source, tmp_path)
+    vectorized = {int(m.group(1)) for m in re.finditer(r"pipeline\.c:(\d+):\d+: optimized: loop vectorized", report)}
+    assert vectorized & simd_loop_lines(source), f"the {fn.__name__} loop was not vectorized:\n{report}"
 
 
 @pytest.mark.skipif(shutil.which("objdump") is None, reason="objdump is not installed")
