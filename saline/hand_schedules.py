@@ -38,6 +38,13 @@ VECTOR = 8  # float32 lanes of an AVX2 register
 # of 16-bit values there), sobel 8.8 -> 8.4 in one run and equal in another; equalize_histogram
 # (22 -> 24.5) and resize_bicubic (16.4 -> 17.6) were slower, the others within noise.
 WIDE = 16
+# four AVX-512 registers: for the short per-row loops of median3x3 and sobel, whose every vector
+# of x also pays the test that picks its clamp-free version (scheduler.version_clamps), a wider
+# vector runs that test a quarter as often and keeps more loads in flight. Measured at 2560x1536
+# with 2 threads, in one process against WIDE: median3x3 23.2 -> 15.8 ms and 19.4 -> 14.2 in
+# another run (32 lanes 16.8, 128 lanes 15.0), sobel 9.1 -> 8.6 and 8.4 -> 8.0; harris (per
+# strip) was slower.
+ROW = 64
 STRIP = 32  # rows per parallel strip
 
 
@@ -129,9 +136,9 @@ def _unsharp(f: Filter) -> Schedule:
 
 def _sobel(f: Filter) -> Schedule:
     s = Schedule()
-    _strips(s, "sobel", lanes=WIDE)
-    s["magnitude"].compute_at("sobel", "yi").vectorize("x", WIDE)
-    s["grey"].compute_at("sobel", "yo").vectorize("x", WIDE)
+    _strips(s, "sobel", lanes=ROW)
+    s["magnitude"].compute_at("sobel", "yi").vectorize("x", ROW)
+    s["grey"].compute_at("sobel", "yo").vectorize("x", ROW)
     return s
 
 
@@ -153,9 +160,9 @@ def _median(f: Filter) -> Schedule:
     # alone, so nothing is computed twice), which keeps them in L1 and L2; per 32-row strip they
     # went out to L3 (18.1 -> 16.3 ms at 2560x1536 with 2 threads, in one process)
     s = Schedule()
-    _strips(s, "median", lanes=WIDE)
+    _strips(s, "median", lanes=ROW)
     for name in ("col_low", "col_mid", "col_high"):
-        s[name].compute_at("median", "yi").vectorize("x", WIDE)
+        s[name].compute_at("median", "yi").vectorize("x", ROW)
     return s
 
 
