@@ -38,12 +38,14 @@ VECTOR = 8  # float32 lanes of an AVX2 register
 # of 16-bit values there), sobel 8.8 -> 8.4 in one run and equal in another; equalize_histogram
 # (22 -> 24.5) and resize_bicubic (16.4 -> 17.6) were slower, the others within noise.
 WIDE = 16
-# four AVX-512 registers: for the short per-row loops of median3x3 and sobel, whose every vector
-# of x also pays the test that picks its clamp-free version (scheduler.version_clamps), a wider
-# vector runs that test a quarter as often and keeps more loads in flight. Measured at 2560x1536
-# with 2 threads, in one process against WIDE: median3x3 23.2 -> 15.8 ms and 19.4 -> 14.2 in
-# another run (32 lanes 16.8, 128 lanes 15.0), sobel 9.1 -> 8.6 and 8.4 -> 8.0; harris (per
-# strip) was slower.
+# four AVX-512 registers: where every vector of x also pays for the test that picks its
+# clamp-free version (scheduler.version_clamps) and its loop's bookkeeping, a wider vector pays
+# it a quarter as often and keeps more loads in flight. Measured at 2560x1536 with 2 threads, in
+# one process against WIDE: median3x3 23.2 -> 15.8 ms and 19.4 -> 14.2 in another run (32 lanes
+# 16.8, 128 lanes 15.0), sobel 9.1 -> 8.6 and 8.4 -> 8.0, box_blur 10.1 -> 8.4, interpolate
+# 39.6 -> 35.0, camera_pipe (16-bit lanes; 32 before) 17.6 -> 16.0; harris, gaussian_blur,
+# unsharp_mask, equalize_histogram, the resizes, colour_matrix and bilateral_grid within noise
+# or slower (one sweep of 32 and 64 lanes), and brightness_contrast_gamma 20 -> 29.5 ms at 32.
 ROW = 64
 STRIP = 32  # rows per parallel strip
 
@@ -92,8 +94,8 @@ def _edge_at_root(s: Schedule, f: Filter, lanes: int = VECTOR) -> None:
 
 def _box_blur(f: Filter) -> Schedule:
     s = Schedule()
-    _strips(s, "blur_y", lanes=WIDE)
-    s["blur_x"].compute_at("blur_y", "yo").vectorize("x", WIDE)
+    _strips(s, "blur_y", lanes=ROW)
+    s["blur_x"].compute_at("blur_y", "yo").vectorize("x", ROW)
     return s
 
 
@@ -248,7 +250,8 @@ def _interpolate(f: Filter) -> Schedule:
     # interpolated_0 per 8-row strip of the output. Halide's manual schedule inlines the x
     # passes into the y passes, recomputing each 3 times: measured at 2560x1536 with 2 threads
     # in one process with the benchmark's malloc settings, 165-172 ms for that structure, 80 ms
-    # for the automatic schedule, 64-73 ms for this one. 16 lanes: 48.8 -> 45.0 ms against 8.
+    # for the automatic schedule, 64-73 ms for this one. 16 lanes: 48.8 -> 45.0 ms against 8;
+    # 64 lanes (ROW): 39.6 -> 35.0 ms against 16.
     out = f.output.name
     s = Schedule()
     for g in f.pipeline.funcs:
@@ -256,11 +259,11 @@ def _interpolate(f: Filter) -> Schedule:
         if name == out or name.startswith("upsampled_") or name.startswith(f"{f.input.name}_repeat_edge"):
             continue
         if name == "interpolated_0":
-            s[name].compute_at(out, "yo").reorder("x", "c", "y").vectorize("x", WIDE)
+            s[name].compute_at(out, "yo").reorder("x", "c", "y").vectorize("x", ROW)
         else:
             stage = s[name].compute_root().reorder("x", "c", "y")
-            stage.split("y", "yo", "yi", 8).parallel("yo").vectorize("x", WIDE)
-    _strips(s, out, rows=8, lanes=WIDE)
+            stage.split("y", "yo", "yi", 8).parallel("yo").vectorize("x", ROW)
+    _strips(s, out, rows=8, lanes=ROW)
     return s
 
 
@@ -268,8 +271,8 @@ def _camera_pipe(f: Filter) -> Schedule:
     # Halide: the output in 32-row strips, parallel, x vectorized with c unrolled; denoised,
     # deinterleaved, g_r, g_b and curved stored per strip and computed per 2 rows (sliding),
     # corrected and the demosaic per vector of curved; LUT, matrix and weight at root. Here
-    # every stage is computed per 64-row strip of the output, x vectorized by 32 (Halide's
-    # 2 x 8 uint16 lanes; 16 here before the C asked gcc for the width); the quad planes
+    # every stage is computed per 64-row strip of the output, x vectorized by 64 (ROW; Halide's
+    # 2 x 8 uint16 lanes; 16, then 32 here before); the quad planes
     # (r_gr ... b_r) and `demosaiced` are computed once each instead of inlined. The
     # full-resolution interleave select(x % 2, ...) runs one copy per parity of x
     # (scheduler.split_residues) and of y and c (scheduler.unswitch). Measured with 2 threads
@@ -279,7 +282,7 @@ def _camera_pipe(f: Filter) -> Schedule:
     # of curved (two sessions before; before those two passes: 205 ms against 268 ms for the
     # automatic schedule and 450 ms for Halide's structure).
     out = f.output.name
-    lanes = 2 * WIDE  # 32 lanes: 25.6 -> 23.1 ms against 16, once the C asked for them (simdlen)
+    lanes = ROW
     s = Schedule()
     for name in ("curve", "matrix", "sharpen_strength_x32"):
         s[name].compute_root()
