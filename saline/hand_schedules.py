@@ -123,16 +123,18 @@ def _unsharp(f: Filter) -> Schedule:
     # Halide's apps/unsharp computes grey and the x blur per strip of the output, the rest
     # inlined. Here every stage is at root in parallel 32-row strips (the blurs' taps loop
     # outside x, as in _gaussian): measured at 2560x1536 with 2 threads, 160-210 ms against
-    # 250-290 ms for the per-strip form, which also takes 4x longer to lower.
+    # 250-290 ms for the per-strip form, which also takes 4x longer to lower. 16 lanes: 21.0 ->
+    # 20.2, 21.1 -> 20.4 and 22.2 -> 20.3 ms against 8 (three runs, each in one process; 32 and
+    # 64 lanes no faster).
     s = Schedule()
-    _strips(s, "unsharp")
+    _strips(s, "unsharp", lanes=WIDE)
     for name in ("grey", "ratio"):
-        _root_rows(s, name)
+        _root_rows(s, name, lanes=WIDE)
     for name in ("blur_x", "blur_y"):
         (taps,) = _rvars(f, name)
-        _root_rows(s, name)
+        _root_rows(s, name, lanes=WIDE)
         update = s[name].update(0).reorder("x", taps, "y")
-        update.split("y", "yo", "yi", STRIP).parallel("yo").vectorize("x", VECTOR)
+        update.split("y", "yo", "yi", STRIP).parallel("yo").vectorize("x", WIDE)
     return s
 
 
