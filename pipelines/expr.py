@@ -350,17 +350,14 @@ class Pow(BinaryOp):
     def __post_init__(self) -> None:
         BinaryOp.__post_init__(self)
         if not self.a.dtype.is_float:
-            raise IRTypeError(f"Pow needs float operands, got {self.a.dtype}")
+            raise IRTypeError(f"{type(self).__name__} needs float operands, got {self.a.dtype}")
 
 
 @node
 class FastPow(BinaryOp):
     """Float power, as `Pow`, computed faster and less exactly in float32 (`fast_pow`)."""
 
-    def __post_init__(self) -> None:
-        BinaryOp.__post_init__(self)
-        if not self.a.dtype.is_float:
-            raise IRTypeError(f"FastPow needs float operands, got {self.a.dtype}")
+    __post_init__ = Pow.__post_init__
 
 
 @node
