@@ -57,7 +57,7 @@ from pipelines.expr import (
 from pipelines.mutator import substitute, walk
 from pipelines.types import DType
 from scheduler.infer_bounds import buffer_symbol
-from scheduler.loopir import Allocate, Block, Check, For, IfThenElse, LetStmt, Load, Nop, Stmt, Store
+from scheduler.loopir import Allocate, Block, Check, For, IfThenElse, LetStmt, Load, Nop, Stmt, Store, StreamStore
 from scheduler.lower import Lowering
 
 FUNCTION = "saline_run"
@@ -327,6 +327,10 @@ class CEmitter:
                 self.parallel_depth += kind == "parallel"
                 inner = self.stmt(b, indent + 2)
                 self.parallel_depth -= kind == "parallel"
+                if kind == "parallel" and any(isinstance(x, StreamStore) for x in walk(b)):
+                    # this thread's streamed stores are complete before the loop's end lets
+                    # any other thread (or the caller) read them
+                    inner.append(f"{pad}        saline_stream_fence();")
                 return [
                     f"{pad}{{",
                     f"{pad}    const int64_t {i}_lo = {self.expr(lo)}, {i}_hi = {i}_lo + {self.expr(ext)};",
@@ -352,6 +356,9 @@ class CEmitter:
                 for var, value in lets:
                     lines.append(f"{pad}    const {value.dtype.c_name} {self.vars[var.name]} = {self.expr(value)};")
                 return [*lines, f"{pad}    {self.bufs[buf]}[{self.expr(idx)}] = {self.expr(v)};", f"{pad}}}"]
+            case StreamStore(buffer=buf, index=idx, source=src, lanes=n, dtype=t):
+                size = n * (t.bits // 8)
+                return [f"{pad}saline_stream_store(&{self.bufs[buf]}[{self.expr(idx)}], {self.bufs[src]}, {size});"]
             case IfThenElse(cond=c, then_case=t, else_case=e):
                 lines = [f"{pad}if ({self.expr(c)}) {{", *self.stmt(t, indent + 1), f"{pad}}}"]
                 if e is not None:
@@ -485,6 +492,8 @@ def emit_c(lowering: Lowering) -> str:
         lines += em.stmt(c, 1)
     lines += body_lines
     lines.append("cleanup:")
+    if any(isinstance(x, StreamStore) for x in walk(lowering.body)):
+        lines.append("    saline_stream_fence();  /* streamed stores outside parallel loops */")
     for name, _ in allocated:
         lines.append(f"    free({em.bufs[name]});")
     lines += ["    return rc;", "}", ""]

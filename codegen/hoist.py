@@ -19,7 +19,7 @@ from collections.abc import Iterator
 
 from pipelines.expr import Const, Expr, ImageDim, Param, RVar, Var
 from pipelines.mutator import children, map_children, substitute
-from scheduler.loopir import For, IfThenElse, LetStmt, Load, Stmt, Store
+from scheduler.loopir import For, IfThenElse, LetStmt, Load, Stmt, Store, StreamStore
 
 
 def hoist_invariants(body: Stmt) -> Stmt:
@@ -104,6 +104,8 @@ def _expressions(s: Stmt) -> Iterator[Expr]:
             case Store(index=i, value=v):
                 yield i
                 yield v
+            case StreamStore(index=i):
+                yield i
             case LetStmt(value=v):
                 yield v
             case IfThenElse(cond=c):

@@ -13,6 +13,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
+#if defined(__x86_64__) && (defined(__AVX512F__) || defined(__AVX__))
+#include <immintrin.h>
+#endif
 
 #include "saline_math.h"
 
@@ -34,6 +38,36 @@ SALINE_SIMD double cos(double);
 SALINE_SIMD float tanhf(float);
 SALINE_SIMD double tanh(double);
 #endif
+
+/* Streaming stores (a schedule's `stream()`): `bytes` (a constant multiple of 64) from the
+ * aligned scratch `src` to `dst`, written around the caches (non-temporal stores) where `dst`
+ * starts a cache line, with ordinary stores otherwise. An output far larger than the last-level
+ * cache is then written without first reading each of its lines in (the read-for-ownership an
+ * ordinary store of a missing line costs), and without evicting the inputs. Non-temporal stores
+ * are weakly ordered: saline_stream_fence() orders them before anything that follows, and
+ * generated code calls it at the end of each parallel iteration and of the pipeline. */
+static inline void saline_stream_store(void *restrict dst, const void *restrict src, size_t bytes) {
+#if defined(__x86_64__) && defined(__AVX512F__)
+    if (((uintptr_t)dst & 63u) == 0) {
+        for (size_t i = 0; i < bytes; i += 64)
+            _mm512_stream_si512((__m512i *)((char *)dst + i), _mm512_loadu_si512((const char *)src + i));
+        return;
+    }
+#elif defined(__x86_64__) && defined(__AVX__)
+    if (((uintptr_t)dst & 31u) == 0) {
+        for (size_t i = 0; i < bytes; i += 32)
+            _mm256_stream_si256((__m256i *)((char *)dst + i), _mm256_loadu_si256((const __m256i *)((const char *)src + i)));
+        return;
+    }
+#endif
+    memcpy(dst, src, bytes);
+}
+
+static inline void saline_stream_fence(void) {
+#if defined(__x86_64__) && (defined(__AVX512F__) || defined(__AVX__))
+    _mm_sfence();
+#endif
+}
 
 #define SALINE_MAX_DIMS 8
 #define SALINE_UNUSED __attribute__((unused))

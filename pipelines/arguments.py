@@ -229,7 +229,7 @@ def _bind_outputs(funcs: Sequence[Func], shape: Any, out: Any, who: str) -> list
         if array is None:
             if want_shape is None:
                 raise TypeError(f"{who}: out of {label} is None and no shape is given for it")
-            array = np.empty(want_shape, dtype=func.dtype.numpy)
+            array = aligned_empty(want_shape, func.dtype.numpy)
         else:
             _check_out(array, func, label, who)
             if want_shape is not None and array.shape != want_shape:
@@ -239,6 +239,21 @@ def _bind_outputs(funcs: Sequence[Func], shape: Any, out: Any, who: str) -> list
                 )
         arrays.append(array)
     return arrays
+
+
+ALIGNMENT = 64
+"""Bytes to which the outputs a call allocates are aligned: a cache line, and the width of an
+AVX-512 register, so that full-vector stores of a row that starts on it stay within one line."""
+
+
+def aligned_empty(shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+    """An uninitialized C-contiguous array whose first element is ALIGNMENT-aligned (numpy's own
+    allocations are 16-byte aligned: a vector store then straddles two cache lines every time)."""
+    dtype = np.dtype(dtype)
+    size = math.prod(shape) * dtype.itemsize
+    raw = np.empty(size + ALIGNMENT, np.uint8)
+    start = -raw.ctypes.data % ALIGNMENT
+    return raw[start : start + size].view(dtype).reshape(shape)
 
 
 def _check_out(array: Any, func: Func, label: str, who: str) -> None:

@@ -142,6 +142,21 @@ def infer_bounds(
             if f in outputs:
                 lo = buffer_symbol(name, "min", d)
                 hi = simplify(Sub(Add(lo, buffer_symbol(name, "extent", d)), c64(1)))
+                bound = (fixed or {}).get(f, {}).get(d)
+                if bound is not None:
+                    # the buffer is checked to be exactly the bound (below, before anything
+                    # runs), so the region is the constant: loops over it get a constant trip
+                    # count (what unrolling needs) and its selects fold
+                    blo, bext = bound
+                    checks.append(
+                        Check(
+                            And(EQ(lo, c64(blo)), EQ(hi, c64(blo + bext - 1))),
+                            OUTSIDE_BOUND,
+                            (c64(d), lo, hi, c64(blo), c64(blo + bext - 1)),
+                            f"output {name} is exactly its bound in dimension {d}",
+                        )
+                    )
+                    lo, hi = c64(blo), c64(blo + bext - 1)
                 lets += [(lo_sym.name, lo), (hi_sym.name, hi)]
                 index = outputs.index(f)
                 for a in by_target[name]:
@@ -149,17 +164,6 @@ def infer_bounds(
                     # buffer by construction; each check costs one comparison per call)
                     code = WRITE_OUTSIDE_OUTPUT if a.write else READ_OUTSIDE_OUTPUT
                     checks.append(_check(a.intervals[d], lo_sym, hi_sym, code, index, d, a))
-                if d in (fixed or {}).get(f, {}):
-                    blo, bext = fixed[f][d]  # type: ignore[index]
-                    same = And(EQ(lo_sym, c64(blo)), EQ(hi_sym, c64(blo + bext - 1)))
-                    checks.append(
-                        Check(
-                            same,
-                            OUTSIDE_BOUND,
-                            (c64(d), lo_sym, hi_sym, c64(blo), c64(blo + bext - 1)),
-                            f"output {name} is exactly its bound in dimension {d}",
-                        )
-                    )
                 continue
             if d in (fixed or {}).get(f, {}):
                 blo, bext = fixed[f][d]  # type: ignore[index]

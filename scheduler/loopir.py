@@ -59,6 +59,18 @@ class Store(Stmt):
 
 
 @node
+class StreamStore(Stmt):
+    """Copy `lanes` elements from the scratch buffer `source` to `buffer` from element `index`
+    on, with non-temporal stores where the destination starts a cache line (scheduler.stream)."""
+
+    buffer: str
+    index: Expr
+    source: str
+    lanes: int
+    dtype: DType
+
+
+@node
 class For(Stmt):
     """`for name in [min, min + extent)`; `kind` is serial, parallel, vectorized or unrolled."""
 
@@ -176,6 +188,8 @@ def loop_nest_str(s: Stmt, indent: int = 0) -> str:
             return f"{pad}{f}({', '.join(map(expr_str, args))}) = {expr_str(v)}\n"
         case Store(buffer=b, index=i, value=v):
             return f"{pad}{b}[{expr_str(i)}] = {expr_str(v)}\n"
+        case StreamStore(buffer=b, index=i, source=src, lanes=n):
+            return f"{pad}stream {b}[{expr_str(i)} : +{n}] = {src}[0 : {n}]\n"
         case Check(cond=c, message=m):
             return f"{pad}check {expr_str(c)}  # {m}\n"
         case Nop():

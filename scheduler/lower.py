@@ -26,11 +26,22 @@ from scheduler.inject import ROOT, inject, storage_vars
 from scheduler.loopir import Allocate, Check, IfThenElse, LetStmt, Stmt, block, loop_nest_str
 from scheduler.prune_clamps import prune_clamps
 from scheduler.realize import Names, StageNest, build_stage_loops, inline_funcs, inline_lets, unique_names
-from scheduler.schedule import Bound, ComputeAt, Schedule, ScheduleError, StoreAt, StoreRoot, resolve_placement
+from scheduler.schedule import (
+    Bound,
+    ComputeAt,
+    Schedule,
+    ScheduleError,
+    StoreAt,
+    StoreRoot,
+    Stream,
+    resolve_placement,
+)
 from scheduler.simplify import simplify
 from scheduler.split_lookups import split_lookups
 from scheduler.split_residues import split_vector_residues
 from scheduler.split_tails import split_vector_tails
+from scheduler.stream import stream_stores
+from scheduler.unroll import unroll_loops
 from scheduler.unswitch import unswitch_vector_loops
 from scheduler.version_clamps import version_vector_clamps
 
@@ -263,6 +274,14 @@ def prune(state: Lowering) -> Lowering:
     return state
 
 
+def unroll(state: Lowering) -> Lowering:
+    """Unrolled loops of constant trip count are copies of their body, one per value of the
+    loop variable, each simplified (scheduler.unroll)."""
+    assert state.body is not None
+    state.body = unroll_loops(state.body)
+    return state
+
+
 def split_tails(state: Lowering) -> Lowering:
     """Vector loops guarded by a split's tail test run their whole vectors without the test and
     the last partial one with it (scheduler.split_tails), so gcc vectorizes them unmasked."""
@@ -333,6 +352,20 @@ def specialize_dense(state: Lowering) -> Lowering:
     return state
 
 
+def stream(state: Lowering) -> Lowering:
+    """Vector stores of the outputs scheduled `stream()` go through an aligned scratch vector
+    and non-temporal stores (scheduler.stream)."""
+    assert state.body is not None and state.names is not None
+    entries = state.schedule.funcs if state.schedule is not None else {}
+    streamed = frozenset(
+        state.names.funcs[f]
+        for f in state.pipeline.outputs
+        if f.name in entries and any(isinstance(d, Stream) for d in entries[f.name].stages.get(0, []))
+    )
+    state.body = stream_stores(state.body, streamed)
+    return state
+
+
 def _always_true(c: Check) -> bool:
     return getattr(c.cond, "value", None) is True
 
@@ -346,12 +379,14 @@ PASSES: list[tuple[str, Callable[[Lowering], Lowering]]] = [
     ("flatten storage", flatten),
     ("simplify", simplify_all),
     ("prune clamps", prune),
+    ("unroll", unroll),
     ("split vector tails", split_tails),
     ("version clamped vectors", version_clamps),
     ("split vector residues", split_residues),
     ("unswitch vector loops", unswitch),
     ("split table lookups", split_table_lookups),
     ("specialize dense", specialize_dense),
+    ("stream stores", stream),
 ]
 
 

@@ -91,7 +91,13 @@ class Bound:
     extent: int
 
 
-LoopDirective = Split | Fuse | Reorder | Vectorize | Unroll | Parallel | Bound
+@dataclass(frozen=True)
+class Stream:
+    """Write the output's vector stores around the caches (non-temporal stores), for an output
+    far larger than the last-level cache that nothing reads soon (scheduler.stream)."""
+
+
+LoopDirective = Split | Fuse | Reorder | Vectorize | Unroll | Parallel | Bound | Stream
 
 # ---------------------------------------------------------------- placement
 
@@ -131,7 +137,7 @@ Placement = ComputeRoot | ComputeInline | ComputeAt
 Storage = StoreAt | StoreRoot
 PLACEMENTS = (ComputeRoot, ComputeInline, ComputeAt)
 STORAGES = (StoreAt, StoreRoot)
-LOOP_DIRECTIVES = (Split, Fuse, Reorder, Vectorize, Unroll, Parallel, Bound)
+LOOP_DIRECTIVES = (Split, Fuse, Reorder, Vectorize, Unroll, Parallel, Bound, Stream)
 
 DIRECTIVES: dict[str, type] = {
     cls.__name__: cls
@@ -143,6 +149,7 @@ DIRECTIVES: dict[str, type] = {
         Unroll,
         Parallel,
         Bound,
+        Stream,
         ComputeRoot,
         ComputeInline,
         ComputeAt,
@@ -262,6 +269,16 @@ class StageSchedule:
         if not isinstance(min, int) or isinstance(min, bool):
             raise ScheduleError(f"{where}: min must be an int, got {min!r}")
         return self._add(Bound(_name(var, where), min, _positive(extent, f"{where} extent")))
+
+    def stream(self) -> StageSchedule:
+        """Write this output with non-temporal stores where its vector loops store whole cache
+        lines: worth it when the output is much larger than the last-level cache and is not
+        read soon after (it is not left in the cache), and a loss otherwise. The output array
+        should start on a 64-byte boundary (those the call allocates do); elsewhere the stores
+        stay ordinary ones."""
+        if self._stage:
+            raise ScheduleError(f"{self._where('stream')}: stream applies to the pure definition (stage 0)")
+        return self._add(Stream())
 
     # -- placement
     def _place(self, method: str) -> FuncSchedule:
@@ -432,6 +449,19 @@ def resolve_placement(pipeline: Pipeline, schedule: Schedule | None) -> frozense
         if entry is not None:
             _check_entry(f, entry)
         compute = entry.compute if entry is not None else None
+        if entry is not None and any(isinstance(d, Stream) for d in entry.stages.get(0, [])):
+            why = (
+                "is not an output of the pipeline"
+                if f not in pipeline.outputs
+                else "has update definitions, which read back what its pure definition wrote"
+                if f.has_updates()
+                else None
+            )
+            if why is not None:
+                raise ScheduleError(
+                    f"s[{f.name!r}].stream(): {f.name!r} {why}; only outputs that nothing in the pipeline "
+                    "reads back are written around the caches"
+                )
         if f in pipeline.outputs or f.has_updates():
             if isinstance(compute, ComputeInline):
                 why = "an output" if f in pipeline.outputs else "a Func with update definitions"

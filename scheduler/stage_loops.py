@@ -24,6 +24,7 @@ from scheduler.schedule import (
     Reorder,
     ScheduleError,
     Split,
+    Stream,
     Unroll,
     Vectorize,
     directive_text,
@@ -197,6 +198,9 @@ def plan_stage(
             mark(name, "unrolled", what)
         elif isinstance(d, Parallel):
             mark(d.var, "parallel", what)
+        elif isinstance(d, Stream):
+            if is_update:
+                raise ScheduleError(f"{where}.{what}: stream applies to the pure definition (stage 0)")
         elif isinstance(d, Bound):
             if is_update:
                 raise ScheduleError(f"{where}.{what}: bound applies to a Func's pure variables (use it on stage 0)")

@@ -17,7 +17,8 @@ a directive that is legal in that model:
 - fuse only two adjacent loops, both pure or both from RVars;
 - parallel and vectorize only on pure loops and RVars listed as independent (`Case.free_rvars`),
   and parallel only in Funcs not drawn for compute_at;
-- bound only on outputs, at their call extents.
+- bound only on outputs, at their call extents; stream (non-temporal stores) only on
+  outputs without updates.
 """
 
 from __future__ import annotations
@@ -402,6 +403,8 @@ def draw_schedule(ch: Chooser, case: Case) -> Schedule:
             handle = s[f] if stage == 0 else s[f].update(stage - 1)
             if stage == 0 and f in outputs:
                 draw_bound(ch, handle, model, case.output_extents.get(f.name, {}))
+                if not f.has_updates() and ch.chance(25):
+                    handle.stream()
             # No parallel loops in a Func meant for compute_at: inside another Func's loops it
             # would start a thread team per iteration, thousands per call, each costing
             # milliseconds while the C compiler keeps both cores busy (a 2 s call took 50 s).
