@@ -57,7 +57,20 @@ from pipelines.expr import (
 from pipelines.mutator import substitute, walk
 from pipelines.types import DType
 from scheduler.infer_bounds import buffer_symbol
-from scheduler.loopir import Allocate, Block, Check, For, IfThenElse, LetStmt, Load, Nop, Stmt, Store, StreamStore
+from scheduler.loopir import (
+    Allocate,
+    Block,
+    Check,
+    For,
+    FractionalPow,
+    IfThenElse,
+    LetStmt,
+    Load,
+    Nop,
+    Stmt,
+    Store,
+    StreamStore,
+)
 from scheduler.lower import Lowering
 
 FUNCTION = "saline_run"
@@ -159,6 +172,9 @@ class CEmitter:
             Max: lambda e: self._helper("max", e),
             Pow: lambda e: self._pow("saline_powf", e),
             FastPow: lambda e: self._pow("saline_fast_powf", e),
+            FractionalPow: lambda e: (
+                f"saline_{'fast_' if e.fast else ''}powf_fractional({self.expr(e.a)}, {self.expr(e.b)})"
+            ),
             And: lambda e: f"({self.expr(e.a)} && {self.expr(e.b)})",
             Or: lambda e: f"({self.expr(e.a)} || {self.expr(e.b)})",
             Not: lambda e: f"(!{self.expr(e.value)})",

@@ -36,8 +36,9 @@ from scheduler.lower import lower
 from scheduler.schedule import Schedule
 
 MAX_DIMS = 8
-# Pause iterations an idle OpenMP thread spins before it sleeps (see `steady_openmp`).
-OPENMP_SPIN = "10000"
+# Pause iterations an idle OpenMP thread spins before it sleeps (see `steady_openmp`): about
+# 2.5 ms on a Zen 5 (24.5 ns a pause), 5 ms on recent Xeons.
+OPENMP_SPIN = "100000"
 LIBGOMP = "libgomp.so.1"  # the soname that gcc -fopenmp links generated libraries against
 _openmp_configured = False
 
@@ -63,11 +64,20 @@ def steady_openmp() -> None:
     300000 pause instructions (about 15 ms on recent Xeons) before it sleeps: after every
     parallel loop, and between calls, it keeps a core busy. On a machine where anything else
     runs, that core is taken from the threads that still have work (a 2-thread blur on a
-    2-core machine with one other busy process ran 1.5x slower than with one thread). Halide's
-    pool spins briefly and then sleeps; this does the same by loading libgomp with
-    GOMP_SPINCOUNT set, before the first compiled library loads it, then restoring the
-    environment so that other libraries are not affected. A policy the user set
-    (OMP_WAIT_POLICY or GOMP_SPINCOUNT), or a libgomp already loaded, is left alone.
+    2-core machine with one other busy process ran 1.5x slower than with one thread).
+
+    Too short a spin costs more, though: a parallel loop ends at a barrier that every thread
+    of the team must reach, and a worker that fell asleep between two calls must be woken
+    first. On a virtual machine that wake-up can take longer than the loop (the caller then
+    does all the work, and waits): with 2 threads at 2560x1536, in calls a fraction of a
+    millisecond apart, median3x3 took 12.3 ms with a spin of 10000 pauses and 6.3 ms with
+    100000, sobel 6.7 and 3.9 (Zen 5, 2 cores, one process per setting; 1000000 gave the same
+    as 100000). With another process busy on one of the 2 cores, sobel took 7.8 ms at 10000
+    and 12.2 ms at 100000: OPENMP_SPIN is the compromise, about as long as a short pause
+    between calls. It is set by loading libgomp with GOMP_SPINCOUNT, before the first compiled
+    library loads it, then restoring the environment so that other libraries are not
+    affected. A policy the user set (OMP_WAIT_POLICY or GOMP_SPINCOUNT), or a libgomp already
+    loaded, is left alone.
     """
     global _openmp_configured
     if _openmp_configured:

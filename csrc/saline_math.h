@@ -161,6 +161,31 @@ SALINE_MATH_INLINE float saline_pow_special_cases(float x, float y, float r) {
     return saline_pick_f32(y == 0.0f, 1.0f, r);
 }
 
+/* saline_pow_special_cases where y is known to be finite and not an integer (so neither 0 nor
+ * 1, and no sign to carry): the same result for every x, with three per-pixel blends instead of
+ * seven. Code generation uses it in a copy of a vector loop whose exponent is the same for every
+ * pixel, entered after testing that (scheduler.specialize_pow). */
+SALINE_MATH_INLINE float saline_pow_fractional_cases(float x, float y, float r) {
+    const float inf = __builtin_inff();
+    uint32_t xb = saline_bits_f32(x), ab = xb & 0x7fffffffu;
+    uint32_t at_zero = saline_bits_f32(saline_pick_f32(y < 0.0f, inf, 0.0f)); /* pow(+-0, y) */
+    uint32_t at_inf = saline_bits_f32(saline_pick_f32(y < 0.0f, 0.0f, inf)); /* pow(+-inf, y) */
+    /* a zero, infinite or NaN base (NaN is settled below) */
+    uint32_t edge = saline_blend_bits(saline_mask(ab == 0u), at_zero, at_inf);
+    uint32_t rb = saline_blend_bits(saline_mask(ab - 1u >= 0x7f7fffffu), edge, saline_bits_f32(r));
+    /* a finite negative base: NaN */
+    rb = saline_blend_bits(saline_mask(xb - 0x80000001u < 0x7f7fffffu), 0x7fc00000u, rb);
+    return saline_pick_f32(x != x, x, saline_from_bits_f32(rb));
+}
+
+SALINE_MATH_INLINE float saline_powf_fractional(float x, float y) {
+    return saline_pow_fractional_cases(x, y, saline_powf_finite(fabsf(x), y));
+}
+
+SALINE_MATH_INLINE float saline_fast_powf_fractional(float x, float y) {
+    return saline_pow_fractional_cases(x, y, saline_fast_powf_finite(fabsf(x), y));
+}
+
 SALINE_MATH_INLINE float saline_powf(float x, float y) {
     return saline_pow_special_cases(x, y, saline_powf_finite(fabsf(x), y));
 }

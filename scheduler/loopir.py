@@ -41,6 +41,18 @@ class Load(Expr):
 
 
 @node
+class FractionalPow(Expr):
+    """`a ** b` in float32 where `b` is known to be finite and not an integer (an enclosing test
+    says so: scheduler.specialize_pow); `fast` for `fast_pow`'s method. The same value as the
+    Pow or FastPow it stands for, with fewer per-element special cases."""
+
+    a: Expr
+    b: Expr
+    fast: bool
+    dtype: DType
+
+
+@node
 class Provide(Stmt):
     """Write a Func's value at coordinates (before storage flattening)."""
 

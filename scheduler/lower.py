@@ -37,6 +37,7 @@ from scheduler.schedule import (
     resolve_placement,
 )
 from scheduler.simplify import simplify
+from scheduler.specialize_pow import specialize_pow
 from scheduler.split_lookups import split_lookups
 from scheduler.split_residues import split_vector_residues
 from scheduler.split_tails import split_vector_tails
@@ -318,6 +319,14 @@ def unswitch(state: Lowering) -> Lowering:
     return state
 
 
+def pow_fractional(state: Lowering) -> Lowering:
+    """Vector loops raising to a loop-invariant float32 power get a copy for exponents that are
+    finite and not integers, with fewer special cases per element (scheduler.specialize_pow)."""
+    assert state.body is not None
+    state.body = specialize_pow(state.body)
+    return state
+
+
 def split_table_lookups(state: Lowering) -> Lowering:
     """Vector loops that read 8- or 16-bit tables at computed indices split into vector index
     arithmetic, scalar reads and the vector rest (`scheduler.split_lookups`)."""
@@ -384,6 +393,7 @@ PASSES: list[tuple[str, Callable[[Lowering], Lowering]]] = [
     ("version clamped vectors", version_clamps),
     ("split vector residues", split_residues),
     ("unswitch vector loops", unswitch),
+    ("specialize powers", pow_fractional),
     ("split table lookups", split_table_lookups),
     ("specialize dense", specialize_dense),
     ("stream stores", stream),
