@@ -49,6 +49,7 @@ from codegen import cache
 from codegen.cache import cache_dir
 
 __all__ = [
+    "GATHERS_ALLOWED",
     "BuildError",
     "SanitizerError",
     "build_count",
@@ -88,6 +89,9 @@ NO_GATHER_FLAGS = (
     ("-mtune-ctrl=^use_gather_2parts,^use_gather_4parts,^use_gather_8parts",),  # gcc 13.1-13.2
     ("-mtune-ctrl=^use_gather_2parts,^use_gather_4parts,^use_gather",),  # gcc 12.1-12.3
 )
+# A library built with this define keeps the compiler's gathers (a schedule's allow_gathers()):
+# being one of its flags, it is part of the cache key.
+GATHERS_ALLOWED = "-DSALINE_GATHERS"
 SANITIZERS = ("address", "undefined")
 SANITIZER_FLAGS = ("-fno-omit-frame-pointer", "-fno-sanitize-recover=all")
 # bump when the layout of the key or of an entry changes, or what a build adds to the flags (2: NO_GATHER_FLAGS)
@@ -245,7 +249,8 @@ def _build_in(directory: Path, source: str, flags: list[str], stem: str) -> Path
     kept = cache.keep_source(directory, stem, source)
     built = cache.temp_path(directory, stem, ".so")
     compiler = compiler_command()
-    command = [*compiler, *flags, *_no_gather_flags(tuple(compiler)), "-o", str(built), str(kept), *_libraries(flags)]
+    no_gathers = () if GATHERS_ALLOWED in flags else _no_gather_flags(tuple(compiler))
+    command = [*compiler, *flags, *no_gathers, "-o", str(built), str(kept), *_libraries(flags)]
     with _guard:
         _builds += 1
     try:

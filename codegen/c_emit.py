@@ -55,7 +55,7 @@ from pipelines.expr import (
     Var,
 )
 from pipelines.mutator import substitute, walk
-from pipelines.types import DType
+from pipelines.types import DType, int32
 from scheduler.infer_bounds import buffer_symbol
 from scheduler.loopir import (
     Allocate,
@@ -157,6 +157,7 @@ class CEmitter:
         self.bufs = Names("b")
         self.loop_counter = 0
         self.parallel_depth = 0  # > 0 inside a parallel loop: no goto out of it
+        self.vector_depth = 0  # > 0 inside a vectorized loop
         self.nested_allocations = False  # set once the function's top-level allocations are emitted
         self.rules: dict[type, Callable[[Expr], str]] = {
             Const: lambda e: c_literal(e.value, e.dtype),
@@ -239,6 +240,11 @@ class CEmitter:
             if op == "div":
                 return f"({self.expr(e.a)} / {self.expr(e.b)})"  # type: ignore[attr-defined]
             return f"saline_mod_{type_suffix(t)}({self.expr(e.a)}, {self.expr(e.b)})"  # type: ignore[attr-defined]
+        if op in ("div", "mod") and t == int32 and self.vector_depth and not isinstance(b, Const):
+            # the helper's branches on a divisor only known at run time keep gcc from
+            # vectorizing the loop at all (bilateral_grid's slicing, x / s_sigma, ran scalar);
+            # the branch-free version divides in double, exactly (csrc/saline_runtime.h)
+            return f"saline_{op}_vec_i32({self.expr(e.a)}, {self.expr(b)})"  # type: ignore[attr-defined]
         return f"saline_{op}_{type_suffix(t)}({self.expr(e.a)}, {self.expr(e.b)})"  # type: ignore[attr-defined]
 
     def _select(self, e: Expr) -> str:
@@ -341,8 +347,10 @@ class CEmitter:
                 self.loop_counter += 1
                 i = f"i{self.loop_counter}"
                 self.parallel_depth += kind == "parallel"
+                self.vector_depth += kind == "vectorized"
                 inner = self.stmt(b, indent + 2)
                 self.parallel_depth -= kind == "parallel"
+                self.vector_depth -= kind == "vectorized"
                 if kind == "parallel" and any(isinstance(x, StreamStore) for x in walk(b)):
                     # this thread's streamed stores are complete before the loop's end lets
                     # any other thread (or the caller) read them

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from codegen.build import load_library
+from codegen.build import GATHERS_ALLOWED, load_library
 from codegen.c_emit import CDEF, emit_c
 from pipelines.arguments import BoundArguments, bind_arguments, results
 from pipelines.pipeline import Pipeline
@@ -125,7 +125,8 @@ class CompiledPipeline:
         self.loop_nest: str = loop_nest_str(self.lowered.stmt())
         self.c_source: str = emit_c(self.lowered)
         steady_openmp()
-        self._ffi, self._lib = load_library(self.c_source, CDEF, name_hint="pipeline")
+        gathers = (GATHERS_ALLOWED,) if schedule is not None and schedule.gathers else ()
+        self._ffi, self._lib = load_library(self.c_source, CDEF, name_hint="pipeline", extra_flags=gathers)
 
     # ---------------------------------------------------------------- calling
 

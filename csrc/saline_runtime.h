@@ -109,6 +109,25 @@ SALINE_UNSIGNED_DIVMOD(uint8_t, u8)
 SALINE_UNSIGNED_DIVMOD(uint16_t, u16)
 SALINE_UNSIGNED_DIVMOD(uint32_t, u32)
 
+/* The same Euclidean int32 division and remainder without branches, through double, for vector
+ * loops whose divisor is not a constant (a branch on it keeps gcc from vectorizing the loop, and
+ * x86 has no vector integer division). Exact for every int32 a and b != 0: the exact quotient
+ * a / b lies within 2^31 / |b| of zero, where a double's spacing is at most 2^-21 / |b|, and a
+ * quotient that is not an integer is at least 1 / |b| from the nearest one, so rounding it to
+ * double never crosses an integer; floor (b > 0) or ceil (b < 0) then gives the Euclidean
+ * quotient. b == 0 gives 0; the minimum divided by -1 wraps, as saline_div_i32 does. */
+static inline int32_t saline_div_vec_i32(int32_t a, int32_t b) {
+    double d = (double)a / (double)(b == 0 ? 1 : b);
+    double q = b > 0 ? floor(d) : ceil(d);
+    int32_t w = (int32_t)(uint32_t)(uint64_t)(int64_t)q; /* 2^31 (the minimum / -1) wraps */
+    return b == 0 ? 0 : w;
+}
+
+static inline int32_t saline_mod_vec_i32(int32_t a, int32_t b) {
+    int32_t r = (int32_t)((uint32_t)a - (uint32_t)b * (uint32_t)saline_div_vec_i32(a, b));
+    return b == 0 ? 0 : r;
+}
+
 static inline float saline_mod_f32(float a, float b) { return a - b * floorf(a / b); }
 static inline double saline_mod_f64(double a, double b) { return a - b * floor(a / b); }
 

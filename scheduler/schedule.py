@@ -322,9 +322,22 @@ class Schedule:
 
     def __init__(self) -> None:
         self.funcs: dict[str, FuncSchedule] = {}
+        self.gathers = False
 
     def __getitem__(self, func: Func | str) -> StageSchedule:
         return StageSchedule(self, _func_name(func, "Schedule[...]"))
+
+    def allow_gathers(self, allow: bool = True) -> Schedule:
+        """Let the C compiler use hardware gathers for the vector loads at computed indices of
+        this pipeline (a table lookup, a data-dependent grid cell). By default they are off:
+        on CPUs with the Gather Data Sampling mitigation (Intel, 2023 microcode) a gather is
+        slower than the scalar loads it stands for (codegen.build.NO_GATHER_FLAGS). Where
+        gathers are fast (AMD Zen 4 and 5) a loop of many such loads gains; the choice is the
+        compiler's, for the whole pipeline's library."""
+        if not isinstance(allow, bool):
+            raise ScheduleError(f"allow_gathers: expected True or False, got {allow!r}")
+        self.gathers = allow
+        return self
 
     # -- JSON
     def to_json(self) -> str:
@@ -338,7 +351,10 @@ class Schedule:
             if fs.stages:
                 entry["stages"] = {str(k): [_encode(d) for d in v] for k, v in sorted(fs.stages.items())}
             data[name] = entry
-        return json.dumps({"saline_schedule": 1, "funcs": data}, indent=1, sort_keys=True)
+        document: dict[str, Any] = {"saline_schedule": 1, "funcs": data}
+        if self.gathers:
+            document["gathers"] = True
+        return json.dumps(document, indent=1, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> Schedule:
@@ -349,6 +365,9 @@ class Schedule:
         if not isinstance(data, dict) or data.get("saline_schedule") != 1 or not isinstance(data.get("funcs"), dict):
             raise ScheduleError('schedule JSON must be an object with "saline_schedule": 1 and a "funcs" object')
         s = cls()
+        if not isinstance(data.get("gathers", False), bool):
+            raise ScheduleError(f'schedule JSON: "gathers" must be true or false, got {data["gathers"]!r}')
+        s.gathers = data.get("gathers", False)
         for name, entry in data["funcs"].items():
             if not isinstance(entry, dict):
                 raise ScheduleError(f"schedule JSON: entry of Func {name!r} must be an object")
@@ -368,7 +387,7 @@ class Schedule:
         return s
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Schedule) and self.funcs == other.funcs
+        return isinstance(other, Schedule) and self.funcs == other.funcs and self.gathers == other.gathers
 
     def __repr__(self) -> str:
         return f"Schedule({self.to_json()})"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -282,3 +283,37 @@ def test_builds_tell_the_compiler_to_avoid_hardware_gathers(tmp_path: Path) -> N
     lib.lookup(out, table, inp, 40)
     index = np.minimum((values * np.float32(1000)).astype(np.int32), 1023)
     np.testing.assert_array_equal(np.frombuffer(ffi.buffer(out), np.float32), index.astype(np.float32) * values)
+
+
+def test_a_library_built_with_gathers_allowed_keeps_them(private_cache: Path, tmp_path: Path) -> None:
+    """GATHERS_ALLOWED (a schedule's allow_gathers()) is a flag of its own, so it keys its own
+    library, whose vector loads at computed indices may be gathers; the default library has
+    none. Both compute the same values."""
+    compiler = tuple(build.compiler_command())
+    if not build._no_gather_flags(compiler) or shutil.which("objdump") is None:
+        pytest.skip("no flag to avoid gathers here, or no objdump to read the libraries")
+    source = tmp_path / "lookup.c"
+    source.write_text(TABLE_LOOKUP)
+    plain = [f for f in compile_flags() if f != "-shared"]
+    probe = tmp_path / "lookup.s"
+    subprocess.run([*compiler, *plain, "-S", "-o", str(probe), str(source)], check=True)
+    if "gather" not in probe.read_text():
+        pytest.skip("this CPU's -march=native has no gather instructions")
+    results = {}
+    fresh = f"{TABLE_LOOKUP}/* {uuid.uuid4()} */\n"  # not loaded by another test of this process
+    for allowed in (False, True):
+        before = set(private_cache.rglob("*.so"))
+        ffi, lib = load_library(
+            fresh,
+            "void lookup(float *, const float *, const float *, int);",
+            extra_flags=(build.GATHERS_ALLOWED,) if allowed else (),
+        )
+        (built,) = set(private_cache.rglob("*.so")) - before
+        dump = subprocess.run(["objdump", "-d", str(built)], capture_output=True, text=True, check=True).stdout
+        assert ("gather" in dump) == allowed
+        table = ffi.new("float[1024]", [float(k) for k in range(1024)])
+        inp = ffi.new("float[40]", (np.arange(40, dtype=np.float32) * np.float32(0.03)).tolist())
+        out = ffi.new("float[40]")
+        lib.lookup(out, table, inp, 40)
+        results[allowed] = np.frombuffer(ffi.buffer(out), np.float32).copy()
+    np.testing.assert_array_equal(results[False], results[True])

@@ -468,3 +468,17 @@ def test_compute_at_inside_a_func_whose_only_use_was_simplified_away_is_accepted
     s[f0].compute_root()
     with pytest.raises(ScheduleError, match="no loop"):
         lower(Pipeline(f2), s)
+
+
+def test_allow_gathers_round_trips_and_is_checked():
+    s = Schedule()
+    s["blur_y"].vectorize("x", 8)
+    assert '"gathers"' not in s.to_json(), "the default leaves the document as it was"
+    s.allow_gathers()
+    back = Schedule.from_json(s.to_json())
+    assert back == s and back.gathers
+    assert back != Schedule.from_json(Schedule().to_json())
+    with pytest.raises(ScheduleError, match="allow_gathers: expected True or False, got 1"):
+        Schedule().allow_gathers(1)  # type: ignore[arg-type]
+    with pytest.raises(ScheduleError, match='"gathers" must be true or false'):
+        Schedule.from_json('{"saline_schedule": 1, "funcs": {}, "gathers": "yes"}')
