@@ -101,7 +101,15 @@ def test_gil_is_released_during_a_native_call() -> None:
     f[x, y] = total
     slow = compile(Pipeline(f), threads=1)
     a = np.ones((1500, 1500), np.float32)
-    slow(shape=a.shape, gil_im=a)
+
+    def warm_call_seconds() -> float:
+        slow(shape=a.shape, gil_im=a)  # the first touch of new pages is slower than the call
+        start = time.perf_counter()
+        slow(shape=a.shape, gil_im=a)
+        return time.perf_counter() - start
+
+    while warm_call_seconds() < 0.03 and a.shape[0] < 12000:  # a call of tens of ms, on any machine
+        a = np.ones((a.shape[0] * 3 // 2,) * 2, np.float32)
     count = [0]
     stop = threading.Event()
 
