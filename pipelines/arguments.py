@@ -53,9 +53,10 @@ def bind_arguments(
     bound.outputs[0].shape  # (480, 640), a fresh array of the output's dtype
     """
     given = dict(kwargs or {})
-    unknown = [name for name in given if name not in pipeline.inputs]
+    accepted = pipeline.inputs
+    unknown = [name for name in given if name not in accepted]
     if unknown:
-        expected = ", ".join(pipeline.inputs) or "no inputs"
+        expected = ", ".join(accepted) or "no inputs"
         raise TypeError(f"{who}: unexpected argument {unknown[0]!r}; this pipeline takes {expected}")
     images = {im.name: _bind_image(im, given, who) for im in pipeline.images}
     params = {p.name: _bind_param(p, given, who) for p in pipeline.params}
@@ -120,12 +121,15 @@ def _scalar(value: Any, what: str, who: str) -> Any:
 
 def _bind_param(param: Param, given: dict[str, Any], who: str) -> Scalar:
     dtype: DType = param.dtype
-    what = f"param {param.name!r} ({dtype})"
     if param.name not in given:
         if param.default is None:
-            raise TypeError(f"{who}: missing {what}; it has no default")
+            raise TypeError(f"{who}: missing {_param_text(param)}; it has no default")
         return param.default
-    value = _scalar(given[param.name], what, who)
+    raw = given[param.name]
+    if type(raw) is float and dtype.is_float:  # the common case, checked without the messages
+        return _float_value(raw, dtype, param, who)
+    what = _param_text(param)
+    value = _scalar(raw, what, who)
     if dtype.is_bool:
         if not isinstance(value, bool):
             raise TypeError(f"{who}: {what}: expected a bool, got {_describe(value)}")
@@ -141,19 +145,31 @@ def _bind_param(param: Param, given: dict[str, Any], who: str) -> Scalar:
                 f"{who}: {what}: {number} is out of range; expected [{dtype.min_value}, {dtype.max_value}]"
             )
         return number
-    return _float_value(value, dtype, what, who)
+    return _float_value(value, dtype, param, who)
 
 
-def _float_value(value: int | float, dtype: DType, what: str, who: str) -> float:
+def _param_text(param: Param) -> str:
+    return f"param {param.name!r} ({param.dtype})"
+
+
+FLOAT32_EXACT_MAX = float(np.finfo(np.float32).max)
+"""Largest float32: a Python float up to it in magnitude converts to float32 without overflow."""
+
+
+def _float_value(value: int | float, dtype: DType, param: Param, who: str) -> float:
     try:
         number = float(value)
     except OverflowError:
         number = math.inf
-    with np.errstate(all="ignore"):
-        rounded = float(dtype.numpy.type(number))
+    if dtype.bits == 64 or abs(number) <= FLOAT32_EXACT_MAX:
+        rounded = float(dtype.numpy.type(number))  # cannot overflow: no need to silence numpy
+    else:
+        with np.errstate(all="ignore"):
+            rounded = float(dtype.numpy.type(number))
     if math.isinf(rounded) and not (isinstance(value, float) and math.isinf(value)):
         raise ValueError(
-            f"{who}: {what}: {value!r} is out of range; expected a magnitude up to {dtype.max_value:g} (or inf)"
+            f"{who}: {_param_text(param)}: {value!r} is out of range; expected a magnitude up to "
+            f"{dtype.max_value:g} (or inf)"
         )
     return rounded
 
