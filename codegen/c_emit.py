@@ -72,6 +72,7 @@ from scheduler.loopir import (
     StreamStore,
 )
 from scheduler.lower import Lowering
+from scheduler.stream import stream_fence_needed
 
 FUNCTION = "saline_run"
 STACK_LIMIT = 64 * 1024  # bytes of a loop-local Func's storage kept on the stack
@@ -351,7 +352,7 @@ class CEmitter:
                 inner = self.stmt(b, indent + 2)
                 self.parallel_depth -= kind == "parallel"
                 self.vector_depth -= kind == "vectorized"
-                if kind == "parallel" and any(isinstance(x, StreamStore) for x in walk(b)):
+                if kind == "parallel" and stream_fence_needed(b):
                     # this thread's streamed stores are complete before the loop's end lets
                     # any other thread (or the caller) read them
                     inner.append(f"{pad}        saline_stream_fence();")
@@ -516,7 +517,7 @@ def emit_c(lowering: Lowering) -> str:
         lines += em.stmt(c, 1)
     lines += body_lines
     lines.append("cleanup:")
-    if any(isinstance(x, StreamStore) for x in walk(lowering.body)):
+    if lowering.body is not None and stream_fence_needed(lowering.body):
         lines.append("    saline_stream_fence();  /* streamed stores outside parallel loops */")
     for name, _ in allocated:
         lines.append(f"    free({em.bufs[name]});")

@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import field
 
-from pipelines.expr import Expr, Node, expr_str, node
-from pipelines.mutator import Mutator
+from pipelines.expr import Expr, Node, Var, expr_str, node
+from pipelines.mutator import Mutator, walk
 from pipelines.types import DType, IRTypeError, int64
 
 
@@ -157,6 +157,17 @@ def block(*stmts: Stmt | None) -> Stmt:
     if not flat:
         return Nop()
     return flat[0] if len(flat) == 1 else Block(tuple(flat))
+
+
+def names_bound_in(loop: For) -> set[str]:
+    """The loop's variable and every name a loop or let inside its body binds."""
+    return {loop.name} | {n.name for n in walk(loop.body) if isinstance(n, (LetStmt, For))}
+
+
+def invariant_in(e: Expr, bound: set[str]) -> bool:
+    """Whether `e` has the same value in every iteration of a loop binding `bound` (see
+    `names_bound_in`): it names none of them and reads no memory (the loop may write it)."""
+    return not any(isinstance(n, Load) or (isinstance(n, Var) and n.name in bound) for n in walk(e))
 
 
 def map_loops(s: Stmt, rewrite: Callable[[For], Stmt | None]) -> Stmt:

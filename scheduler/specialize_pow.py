@@ -21,10 +21,10 @@ general loop.
 
 from __future__ import annotations
 
-from pipelines.expr import LT, NE, Abs, And, Const, Expr, FastPow, Floor, Pow, Var
+from pipelines.expr import LT, NE, Abs, And, Const, Expr, FastPow, Floor, Pow
 from pipelines.mutator import substitute, walk
 from pipelines.types import float32
-from scheduler.loopir import For, FractionalPow, IfThenElse, LetStmt, Load, Stmt, map_loops
+from scheduler.loopir import For, FractionalPow, IfThenElse, Stmt, invariant_in, map_loops, names_bound_in
 
 INTEGERS_FROM = 2.0**23
 """Every float32 of at least this magnitude is an integer."""
@@ -39,9 +39,9 @@ def specialize_pow(stmt: Stmt) -> Stmt:
 def _specialize(loop: For) -> Stmt | None:
     if loop.kind != "vectorized" or any(isinstance(n, For) for n in walk(loop.body)):
         return None
-    inside = {loop.name} | {n.name for n in walk(loop.body) if isinstance(n, LetStmt)}
+    inside = names_bound_in(loop)
     powers = [
-        n for n in walk(loop.body) if isinstance(n, (Pow, FastPow)) and n.dtype == float32 and _invariant(n.b, inside)
+        n for n in walk(loop.body) if isinstance(n, (Pow, FastPow)) and n.dtype == float32 and invariant_in(n.b, inside)
     ]
     if not powers:
         return None
@@ -53,7 +53,3 @@ def _specialize(loop: For) -> Stmt | None:
     mapping = {p: FractionalPow(p.a, p.b, isinstance(p, FastPow), p.dtype) for p in powers}
     copy = For(loop.name, loop.min, loop.extent, loop.kind, substitute(loop.body, mapping))
     return IfThenElse(cond, copy, loop)
-
-
-def _invariant(e: Expr, inside: set[str]) -> bool:
-    return not any(isinstance(n, Load) or (isinstance(n, Var) and n.name in inside) for n in walk(e))

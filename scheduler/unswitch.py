@@ -28,10 +28,10 @@ from __future__ import annotations
 
 from collections import Counter
 
-from pipelines.expr import Const, Expr, Node, Select, Var
+from pipelines.expr import Const, Expr, Node, Select
 from pipelines.mutator import substitute, walk
 from pipelines.types import bool_
-from scheduler.loopir import For, IfThenElse, LetStmt, Load, Nop, Stmt, map_loops
+from scheduler.loopir import For, IfThenElse, Nop, Stmt, invariant_in, map_loops, names_bound_in
 from scheduler.simplify import simplify
 
 MAX_CONDITIONS = 3
@@ -66,7 +66,7 @@ def _lift_guards(loop: For) -> tuple[list[Expr], For]:
     while isinstance(body, IfThenElse) and body.else_case is None:
         chain.append(body.cond)
         body = body.then_case
-    inside = _bound_inside(loop)
+    inside = names_bound_in(loop)
     fixed = [c for c in chain if _invariant(c, inside)]
     if not fixed:
         return [], loop
@@ -75,18 +75,14 @@ def _lift_guards(loop: For) -> tuple[list[Expr], For]:
     return fixed, For(loop.name, loop.min, loop.extent, loop.kind, body)  # type: ignore[arg-type]
 
 
-def _bound_inside(loop: For) -> set[str]:
-    return {loop.name} | {n.name for n in walk(loop.body) if isinstance(n, (LetStmt, For))}
-
-
 def _invariant(cond: Expr, inside: set[str]) -> bool:
     if isinstance(cond, Const) or cond.dtype != bool_:
         return False
-    return not any(isinstance(m, Load) or (isinstance(m, Var) and m.name in inside) for m in walk(cond))
+    return invariant_in(cond, inside)
 
 
 def _invariant_conditions(loop: For) -> list[Expr]:
-    inside = _bound_inside(loop)
+    inside = names_bound_in(loop)
     counts: Counter[Expr] = Counter()
     for n in walk(loop.body):
         if isinstance(n, (Select, IfThenElse)) and _invariant(n.cond, inside):
