@@ -10,7 +10,7 @@ methods that both use `threads` threads:
 - `numpy_threads`: `threads` Python threads, each `np.copyto` of its own contiguous slice
   (numpy releases the GIL while it copies);
 - `saline_copy`: a compiled Saline pipeline `copy[x, y] = input[x, y]`,
-  `vectorize(x, 16).parallel(y)`, built with `threads` OpenMP threads.
+  `vectorize(x, 16).parallel(y)`, run on `threads` threads.
 
 The faster of the two (the tighter floor) is the bandwidth used; both are reported.
 """

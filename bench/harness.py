@@ -62,7 +62,7 @@ PEERS = ("numpy", "scipy", "opencv", "torch", "torch.compile", "halide")
 STEADY_MALLOC = {"MALLOC_MMAP_THRESHOLD_": "1000000000", "MALLOC_TRIM_THRESHOLD_": "10000000000"}
 REEXEC_MARK = "SALINE_BENCH_CHILD"
 MIN_RUNS = 7
-SETTLE_S = 0.05  # lets the previous system's spinning OpenMP / Halide workers go to sleep
+SETTLE_S = 0.05  # lets the previous system's spinning worker threads go to sleep
 
 
 @dataclass

@@ -68,7 +68,7 @@ __all__ = [
 BASE_FLAGS = (
     "-O3",
     "-march=native",
-    "-fopenmp",
+    "-fopenmp-simd",
     "-fPIC",
     "-shared",
     "-fwrapv",

@@ -5,7 +5,11 @@ that reads every buffer's origin, extents and strides from `buffers` (inputs fir
 outputs), every Param from `params` (as doubles, in `pipeline.params` order), evaluates the
 region symbols, and then either writes each input's required region into `query` (when it is
 not NULL) and returns 0, or runs every check (returning its error code with details in `error`)
-and the loop nest, returning 0. Every user string reaches C only as a sanitized identifier
+and the loop nest, returning 0. The body of each parallel loop is a separate task function that
+runs one iteration, reading what it needs of the enclosing function (every identifier its body
+names that is declared outside it, with the same qualifiers) from a closure struct; the loop is
+a call of `saline_parallel_for` (csrc/saline_runtime.h). The library also exports
+`saline_set_pool(entry)`, which hands it the thread pool. Every user string reaches C only as a sanitized identifier
 (`v12_blur_x`) or inside a comment with `*/` broken up, so no name can inject code.
 """
 
@@ -91,6 +95,7 @@ typedef struct saline_buffer_t {
 } saline_buffer_t;
 int32_t saline_run(const saline_buffer_t *buffers, const double *params, int32_t threads,
                    int64_t *query, int64_t *error);
+void saline_set_pool(void *entry);
 """
 
 
@@ -128,9 +133,10 @@ def c_literal(value: int | float | bool, t: DType) -> str:
 class Names:
     """C identifiers for IR names: `<prefix><n>_<sanitized>`, unique, at most ~40 chars."""
 
-    def __init__(self, prefix: str):
+    def __init__(self, prefix: str, uses: list[set[str]] | None = None):
         self.prefix = prefix
         self.table: dict[str, str] = {}
+        self.uses = uses if uses is not None else []  # every lookup is recorded in the last set
 
     def __getitem__(self, name: str) -> str:
         ident = self.table.get(name)
@@ -138,6 +144,8 @@ class Names:
             clean = re.sub(r"[^A-Za-z0-9_]", "_", name)[:32]
             ident = f"{self.prefix}{len(self.table)}_{clean}"
             self.table[name] = ident
+        if self.uses:
+            self.uses[-1].add(ident)
         return ident
 
 
@@ -154,10 +162,14 @@ class CEmitter:
 
     def __init__(self, lowering: Lowering):
         self.lowering = lowering
-        self.vars = Names("v")
-        self.bufs = Names("b")
+        # identifiers named while a parallel loop's body is emitted, innermost loop last
+        self.uses: list[set[str]] = []
+        self.vars = Names("v", self.uses)
+        self.bufs = Names("b", self.uses)
+        # C identifiers declared in each enclosing scope, with their declared type
+        self.scopes: list[dict[str, str]] = [{}]
+        self.tasks: list[str] = []  # the task functions of parallel loops, each after those it calls
         self.loop_counter = 0
-        self.parallel_depth = 0  # > 0 inside a parallel loop: no goto out of it
         self.vector_depth = 0  # > 0 inside a vectorized loop
         self.nested_allocations = False  # set once the function's top-level allocations are emitted
         self.rules: dict[type, Callable[[Expr], str]] = {
@@ -208,7 +220,7 @@ class CEmitter:
                 # does not fold across a statement, so the operand goes through a temporary.
                 return f"({{ const {t.c_name} neg_ = {self.expr(e.b)}; ({self.expr(a)} - neg_); }})"  # type: ignore[attr-defined]
             if isinstance(e, (LT, LE, EQ, NE)) and a.dtype.is_int and a.dtype.bits < 32:
-                return f"({_opaque32(self.expr(a))} {op} (int32_t){self.expr(e.b)})"  # type: ignore[attr-defined]
+                return f"({self._opaque32(self.expr(a))} {op} (int32_t){self.expr(e.b)})"  # type: ignore[attr-defined]
             text = f"({self.expr(a)} {op} {self.expr(e.b)})"  # type: ignore[attr-defined]
             if isinstance(e, BinaryOp) and t.is_int and t.bits < 32:
                 return f"(({t.c_name}){text})"  # C promotes to int; the language wraps at the type's width
@@ -270,13 +282,36 @@ class CEmitter:
         to, src = e.dtype, e.value.dtype  # type: ignore[attr-defined]
         v = self.expr(e.value)  # type: ignore[attr-defined]
         if to.is_bool:
-            return f"({_opaque32(v)} != 0)" if src.is_int and src.bits < 32 else f"({v} != 0)"
+            return f"({self._opaque32(v)} != 0)" if src.is_int and src.bits < 32 else f"({v} != 0)"
         if src.is_float and to.is_int:
             return f"saline_cvt_{type_suffix(src)}_{type_suffix(to)}({v})"
         return f"(({to.c_name}){v})"
 
     def _unflattened(self, e: Expr) -> str:
         raise TypeError(f"a Call to {e.func.name} reached C generation: storage flattening missed it")  # type: ignore[attr-defined]
+
+    def _opaque32(self, v: str) -> str:
+        return f"((int32_t){v} + {self.ref(ZERO32)})"
+
+    # ---------------------------------------------------------------- scopes
+
+    def declare(self, ident: str, c_type: str) -> str:
+        """Record that `ident` is declared as `c_type` in the current scope."""
+        self.scopes[-1][ident] = c_type
+        return ident
+
+    def ref(self, ident: str) -> str:
+        """`ident`, a name the emitter writes itself (not an IR name), recorded as used."""
+        if self.uses:
+            self.uses[-1].add(ident)
+        return ident
+
+    def scoped(self, declarations: dict[str, str], emit: Callable[[], list[str]]) -> list[str]:
+        self.scopes.append(declarations)
+        try:
+            return emit()
+        finally:
+            self.scopes.pop()
 
     # ---------------------------------------------------------------- statements
 
@@ -294,6 +329,7 @@ class CEmitter:
         buf = self.bufs[n]
         dims = ", ".join(self.expr(x) for x in ext) or "1"
         size = t.bits // 8 if t.bits >= 8 else 1
+        declared = {buf: f"{t.c_name} *"}  # an array on the stack is captured as a pointer
         if all(isinstance(x, Const) for x in ext):
             count = 1
             for x in ext:
@@ -302,7 +338,7 @@ class CEmitter:
                 return [
                     f"{pad}{{",
                     f"{pad}    {t.c_name} {buf}[{max(count, 1)}] __attribute__((aligned(64)));",
-                    *self.stmt(b, indent + 1),
+                    *self.scoped(declared, lambda: self.stmt(b, indent + 1)),
                     f"{pad}}}",
                 ]
         return [
@@ -311,11 +347,10 @@ class CEmitter:
             f"{pad}    int {buf}_too_large = 0;",
             f"{pad}    {t.c_name} *{buf} = ({t.c_name} *)saline_alloc(saline_product({len(ext)}, {buf}_extents), "
             f"{size}, &{buf}_too_large);",
-            f"{pad}    if ({buf} == NULL) {{",
-            f"{pad}        #pragma omp atomic write",
-            f"{pad}        rc = {buf}_too_large ? 6 : 5;  /* allocation of {c_comment(n)} */",
+            f"{pad}    if ({buf} == NULL) {{  /* allocation of {c_comment(n)} */",
+            f"{pad}        __atomic_store_n({self.ref(RC)}, {buf}_too_large ? 6 : 5, __ATOMIC_RELAXED);",
             f"{pad}    }} else {{",
-            *self.stmt(b, indent + 2),
+            *self.scoped(declared, lambda: self.stmt(b, indent + 2)),
             f"{pad}        free({buf});",
             f"{pad}    }}",
             f"{pad}}}",
@@ -323,8 +358,6 @@ class CEmitter:
 
     @staticmethod
     def _pragma(kind: str, extent: Expr, pad: str, innermost: bool) -> list[str]:
-        if kind == "parallel":
-            return [f"{pad}#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)"]
         if kind == "vectorized" and innermost:  # a SIMD loop around other loops stays a plain loop
             # simdlen asks gcc for the scheduled width even where it is wider than one register: a
             # loop of 16 floats then runs as two AVX2 vectors whose instructions interleave, which
@@ -344,18 +377,15 @@ class CEmitter:
                 return [line for x in ss for line in self.stmt(x, indent)]
             case Nop():
                 return []
+            case For(kind="parallel"):
+                return self._parallel_for(s, indent)
             case For(name=n, min=lo, extent=ext, kind=kind, body=b):
                 self.loop_counter += 1
                 i = f"i{self.loop_counter}"
-                self.parallel_depth += kind == "parallel"
                 self.vector_depth += kind == "vectorized"
-                inner = self.stmt(b, indent + 2)
-                self.parallel_depth -= kind == "parallel"
+                loop_var = {self.vars[n]: "const int64_t"}
+                inner = self.scoped(loop_var, lambda: self.stmt(b, indent + 2))
                 self.vector_depth -= kind == "vectorized"
-                if kind == "parallel" and stream_fence_needed(b):
-                    # this thread's streamed stores are complete before the loop's end lets
-                    # any other thread (or the caller) read them
-                    inner.append(f"{pad}        saline_stream_fence();")
                 return [
                     f"{pad}{{",
                     f"{pad}    const int64_t {i}_lo = {self.expr(lo)}, {i}_hi = {i}_lo + {self.expr(ext)};",
@@ -368,9 +398,10 @@ class CEmitter:
                 ]
             case LetStmt(name=n, value=v, body=b):
                 # the body at the let's own depth: hoisting makes long chains of lets
+                ident = self.vars[n]
                 return [
-                    f"{pad}{{ const {v.dtype.c_name} {self.vars[n]} = {self.expr(v)};",
-                    *self.stmt(b, indent),
+                    f"{pad}{{ const {v.dtype.c_name} {ident} = {self.expr(v)};",
+                    *self.scoped({ident: f"const {v.dtype.c_name}"}, lambda: self.stmt(b, indent)),
                     f"{pad}}}",
                 ]
             case Store(buffer=buf, index=idx, value=v):
@@ -417,6 +448,64 @@ class CEmitter:
                     f"{pad}}}",
                 ]
         raise TypeError(f"no C rule for statement {type(s).__name__}")
+
+    def _parallel_for(self, s: For, indent: int) -> list[str]:
+        """A parallel loop: its body becomes a task function of one iteration, which reads the
+        identifiers it names from the enclosing function out of a closure struct."""
+        self.loop_counter += 1
+        k = self.loop_counter
+        i = f"i{k}"
+        visible: dict[str, str] = {}
+        for scope in self.scopes:
+            visible.update(scope)
+        loop_var = self.vars[s.name]
+        self.uses.append(set())
+        try:
+            body = self.scoped({loop_var: "const int64_t"}, lambda: self.stmt(s.body, 1))
+        finally:
+            used = self.uses.pop()
+        if self.uses:
+            self.uses[-1] |= used  # the enclosing task fills this closure from its own copies
+        captured = sorted(u for u in used if u in visible and u != loop_var)
+        if stream_fence_needed(s.body):
+            # this thread's streamed stores are complete before the loop's end lets any other
+            # thread (or the caller) read them
+            body.append("    saline_stream_fence();")
+        closure = f"saline_closure{k}"
+        members = [f"    {_unqualified(visible[u])} {u};" for u in captured] or ["    char unused;"]
+        copies = [f"    {visible[u]} SALINE_UNUSED {u} = closure_->{u};" for u in captured]
+        if ZERO32 in captured:  # opaque again to this function (see ZERO32)
+            copies.append(f'    __asm__("" : "+r"({ZERO32}));')
+        self.tasks.append(
+            "\n".join(
+                [
+                    f"struct {closure} {{",
+                    *members,
+                    "};",
+                    f"static void saline_task{k}(void *closure, int64_t {i}) {{",
+                    f"    const struct {closure} *const closure_ = closure;",
+                    *copies,
+                    f"    const int64_t SALINE_UNUSED {loop_var} = {i};",
+                    *body,
+                    "}",
+                    "",
+                ]
+            )
+        )
+        pad = _pad(indent)
+        fill = ", ".join(f".{u} = {u}" for u in captured) or ".unused = 0"
+        return [
+            f"{pad}{{",
+            f"{pad}    const int64_t {i}_lo = {self.expr(s.min)}, {i}_hi = {i}_lo + {self.expr(s.extent)};",
+            f"{pad}    struct {closure} {i}_closure = {{{fill}}};",
+            f"{pad}    saline_parallel_for(saline_task{k}, &{i}_closure, {i}_lo, {i}_hi, {self.ref(THREADS)});",
+            f"{pad}}}",
+        ]
+
+
+def _unqualified(c_type: str) -> str:
+    """A declared type without `const` and `restrict`: the type of a closure member."""
+    return " ".join(w for w in c_type.replace("*", " * ").split() if w not in ("const", "restrict")).replace(" *", "*")
 
 
 def _power_of_two(v: int) -> bool:
@@ -469,43 +558,45 @@ def common_subexpressions(exprs: tuple[Expr, ...], prefix: str) -> tuple[list[tu
 # operands are compared as int32 plus a zero the compiler cannot see through (set by an empty
 # asm at the top of the function), so it cannot narrow the comparison back.
 ZERO32 = "saline_zero32"
-
-
-def _opaque32(v: str) -> str:
-    return f"((int32_t){v} + {ZERO32})"
+RC = "saline_rc"  # points at saline_run's return code: a failed allocation in a loop sets it
+THREADS = "threads"
 
 
 def emit_c(lowering: Lowering) -> str:
     """The whole C translation unit for a lowered pipeline."""
     em = CEmitter(lowering)
     buffers = [*lowering.inputs, *lowering.outputs]
-    body_lines = em._top_body(hoist_invariants(lowering.body), 1) if lowering.body is not None else []
-    lines = ['#include "saline_runtime.h"', "", "/* generated by saline: do not edit */"]
-    lines.append(
+    lines = [
         "int32_t saline_run(const saline_buffer_t *buffers, const double *params, int32_t threads,"
-        " int64_t *query, int64_t *error) {"
-    )
-    lines += ["    int32_t rc = 0;", "    (void)threads; (void)params; (void)buffers;"]
+        " int64_t *query, int64_t *error) {",
+        "    int32_t rc = 0;",
+    ]
+    lines += ["    (void)threads; (void)params; (void)buffers;"]
+    lines += [f"    int32_t *const SALINE_UNUSED {RC} = &rc;"]
     lines += [f"    int32_t SALINE_UNUSED {ZERO32} = 0;", f'    __asm__("" : "+r"({ZERO32}));']
+    em.declare(THREADS, "const int32_t")
+    em.declare(RC, "int32_t *const")
+    em.declare(ZERO32, "int32_t")
     allocated = _allocated(lowering.body)
     for name, t in allocated:
-        lines.append(f"    {t.c_name} *{em.bufs[name]} = NULL;")
+        lines.append(f"    {t.c_name} *{em.declare(em.bufs[name], f'{t.c_name} *')} = NULL;")
     for k, info in enumerate(buffers):
+        buf = em.declare(em.bufs[info.name], f"{info.dtype.c_name} *restrict")
         lines.append(
-            f"    {info.dtype.c_name} *restrict SALINE_UNUSED {em.bufs[info.name]} = "
+            f"    {info.dtype.c_name} *restrict SALINE_UNUSED {buf} = "
             f"({info.dtype.c_name} *)buffers[{k}].host;  /* {c_comment(info.name)} */"
         )
         for d in range(info.ndim):
             for what in ("min", "extent", "stride"):
-                sym = em.vars[buffer_symbol(info.name, what, d).name]
+                sym = em.declare(em.vars[buffer_symbol(info.name, what, d).name], "const int64_t")
                 lines.append(f"    const int64_t SALINE_UNUSED {sym} = buffers[{k}].{what}[{d}];")
     for k, p in enumerate(lowering.params):
-        lines.append(
-            f"    const {p.dtype.c_name} SALINE_UNUSED {em.vars['param ' + p.name]} = "
-            f"({p.dtype.c_name})params[{k}];  /* {c_comment(p.name)} */"
-        )
+        ident = em.declare(em.vars["param " + p.name], f"const {p.dtype.c_name}")
+        c_type = p.dtype.c_name
+        lines.append(f"    const {c_type} SALINE_UNUSED {ident} = ({c_type})params[{k}];  /* {c_comment(p.name)} */")
     for name, value in lowering.lets:
-        lines.append(f"    const {value.dtype.c_name} SALINE_UNUSED {em.vars[name]} = {em.expr(value)};")
+        ident = em.declare(em.vars[name], f"const {value.dtype.c_name}")
+        lines.append(f"    const {value.dtype.c_name} SALINE_UNUSED {ident} = {em.expr(value)};")
     lines.append("    if (query != NULL) {")
     q = 0
     for info in lowering.inputs:
@@ -515,14 +606,21 @@ def emit_c(lowering: Lowering) -> str:
     lines += ["        return 0;", "    }"]
     for c in lowering.checks:
         lines += em.stmt(c, 1)
-    lines += body_lines
+    lines += em._top_body(hoist_invariants(lowering.body), 1) if lowering.body is not None else []
     lines.append("cleanup:")
     if lowering.body is not None and stream_fence_needed(lowering.body):
         lines.append("    saline_stream_fence();  /* streamed stores outside parallel loops */")
     for name, _ in allocated:
         lines.append(f"    free({em.bufs[name]});")
     lines += ["    return rc;", "}", ""]
-    return "\n".join(lines)
+    head = ['#include "saline_runtime.h"', "", "/* generated by saline: do not edit */", ""]
+    set_pool = [
+        '__attribute__((visibility("default"))) void saline_set_pool(void *entry) {',
+        "    __atomic_store_n(&saline_pool_entry_point, (saline_parallel_for_t)entry, __ATOMIC_RELEASE);",
+        "}",
+        "",
+    ]
+    return "\n".join([*head, *em.tasks, *set_pool, *lines])
 
 
 def _allocated(s: Stmt | None) -> list[tuple[str, DType]]:

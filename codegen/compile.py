@@ -6,21 +6,22 @@ binds its arguments exactly as the interpreter does (same names, same errors), d
 array to C by pointer, origin, extents and strides (no copy, any layout), releases the GIL for
 the duration of the native call, and turns a non-zero return code into a Python exception
 naming the input, output or allocation at fault. Nothing is read or written before every
-region check has passed.
+region check has passed. A pipeline with parallel loops runs them on Saline's thread pool
+(codegen.runtime), which is loaded with the first such pipeline.
 """
 
 from __future__ import annotations
 
-import ctypes
 import os
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from codegen.build import GATHERS_ALLOWED, load_library
 from codegen.c_emit import CDEF, emit_c
+from codegen.runtime import attach_pool
 from pipelines.arguments import BoundArguments, bind_arguments, results
+from pipelines.mutator import walk
 from pipelines.pipeline import Pipeline
 from scheduler.infer_bounds import (
     ALLOCATION_TOO_LARGE,
@@ -31,16 +32,11 @@ from scheduler.infer_bounds import (
     READ_OUTSIDE_OUTPUT,
     WRITE_OUTSIDE_OUTPUT,
 )
-from scheduler.loopir import loop_nest_str
+from scheduler.loopir import For, loop_nest_str
 from scheduler.lower import lower
 from scheduler.schedule import Schedule
 
 MAX_DIMS = 8
-# Pause iterations an idle OpenMP thread spins before it sleeps (see `steady_openmp`): about
-# 2.5 ms on a Zen 5 (24.5 ns a pause), 5 ms on recent Xeons.
-OPENMP_SPIN = "100000"
-LIBGOMP = "libgomp.so.1"  # the soname that gcc -fopenmp links generated libraries against
-_openmp_configured = False
 
 
 def default_threads() -> int:
@@ -55,50 +51,6 @@ def default_threads() -> int:
             return n
         raise ValueError(f"SALINE_NUM_THREADS must be a positive integer, got {env!r}")
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-
-
-def steady_openmp() -> None:
-    """Make libgomp's idle threads sleep soon instead of spinning for milliseconds.
-
-    libgomp reads its wait policy once, when it is loaded, and by default an idle worker spins
-    300000 pause instructions (about 15 ms on recent Xeons) before it sleeps: after every
-    parallel loop, and between calls, it keeps a core busy. On a machine where anything else
-    runs, that core is taken from the threads that still have work (a 2-thread blur on a
-    2-core machine with one other busy process ran 1.5x slower than with one thread).
-
-    Too short a spin costs more, though: a parallel loop ends at a barrier that every thread
-    of the team must reach, and a worker that fell asleep between two calls must be woken
-    first. On a virtual machine that wake-up can take longer than the loop (the caller then
-    does all the work, and waits): with 2 threads at 2560x1536, in calls a fraction of a
-    millisecond apart, median3x3 took 12.3 ms with a spin of 10000 pauses and 6.3 ms with
-    100000, sobel 6.7 and 3.9 (Zen 5, 2 cores, one process per setting; 1000000 gave the same
-    as 100000). With another process busy on one of the 2 cores, sobel took 7.8 ms at 10000
-    and 12.2 ms at 100000: OPENMP_SPIN is the compromise, about as long as a short pause
-    between calls. It is set by loading libgomp with GOMP_SPINCOUNT, before the first compiled
-    library loads it, then restoring the environment so that other libraries are not
-    affected. A policy the user set (OMP_WAIT_POLICY or GOMP_SPINCOUNT), or a libgomp already
-    loaded, is left alone.
-    """
-    global _openmp_configured
-    if _openmp_configured:
-        return
-    _openmp_configured = True
-    if "OMP_WAIT_POLICY" in os.environ or "GOMP_SPINCOUNT" in os.environ or _libgomp_loaded():
-        return
-    os.environ["GOMP_SPINCOUNT"] = OPENMP_SPIN
-    try:
-        ctypes.CDLL(LIBGOMP, mode=ctypes.RTLD_GLOBAL)  # stays loaded: dlopen of the pipelines reuses it
-    except OSError:
-        pass  # not found here: the pipeline's own dependency loads it with libgomp's defaults
-    finally:
-        del os.environ["GOMP_SPINCOUNT"]
-
-
-def _libgomp_loaded() -> bool:
-    try:
-        return "/libgomp.so" in Path("/proc/self/maps").read_text()
-    except OSError:
-        return False  # no /proc: assume not loaded
 
 
 class CompiledPipeline:
@@ -124,9 +76,10 @@ class CompiledPipeline:
         self.lowered = lower(pipeline, schedule)
         self.loop_nest: str = loop_nest_str(self.lowered.stmt())
         self.c_source: str = emit_c(self.lowered)
-        steady_openmp()
         gathers = (GATHERS_ALLOWED,) if schedule is not None and schedule.gathers else ()
         self._ffi, self._lib = load_library(self.c_source, CDEF, name_hint="pipeline", extra_flags=gathers)
+        if any(isinstance(n, For) and n.kind == "parallel" for n in walk(self.lowered.stmt())):
+            attach_pool(self._ffi, self._lib)  # only then: a serial pipeline needs no threads
 
     # ---------------------------------------------------------------- calling
 

@@ -205,4 +205,23 @@ static inline int64_t saline_product(int n, const int64_t *extents) {
     return count;
 }
 
+/* Parallel loops. Generated code moves the body of each parallel loop into a task function
+ * that runs one iteration, with the values it reads from the enclosing function in a closure
+ * struct, and calls saline_parallel_for. The loop runs on Saline's thread pool
+ * (csrc/saline_pool.c), whose entry point the loader hands to each library through the
+ * library's saline_set_pool(); without one (a library used on its own), the iterations run in
+ * order on the calling thread. */
+typedef void (*saline_task_t)(void *closure, int64_t i);
+typedef void (*saline_parallel_for_t)(saline_task_t task, void *closure, int64_t lo, int64_t hi, int32_t threads);
+static saline_parallel_for_t saline_pool_entry_point;
+
+static inline void saline_parallel_for(saline_task_t task, void *closure, int64_t lo, int64_t hi, int32_t threads) {
+    saline_parallel_for_t pool = __atomic_load_n(&saline_pool_entry_point, __ATOMIC_ACQUIRE);
+    if (pool != NULL && threads > 1 && hi - lo > 1) {
+        pool(task, closure, lo, hi, threads);
+        return;
+    }
+    for (int64_t i = lo; i < hi; i++) task(closure, i);
+}
+
 #endif /* SALINE_RUNTIME_H */

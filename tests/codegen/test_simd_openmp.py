@@ -6,7 +6,8 @@ SIMD: the C of a `vectorize(x, 8)` schedule is built again with the project's ow
 the disassembly of the library must hold packed float instructions (`vmulps`/`vaddps` on ymm or
 zmm registers where the CPU has AVX, `mulps`/`addps` on xmm otherwise).
 
-OpenMP: a `parallel(y)` schedule emits `#pragma omp parallel for num_threads(...)`, and a call
+Threads: a `parallel(y)` schedule emits a task function called through `saline_parallel_for`
+(Saline's thread pool, tested on its own in test_thread_pool.py), and a call
 long enough to measure (about a second) with threads=2 keeps two OS threads of this process
 busy: the CPU time each thread of /proc/self/task gained during the call is compared with the
 call's wall time, which does not depend on how loaded the machine is. With threads=1 only one
@@ -143,7 +144,7 @@ def test_vectorized_loop_uses_packed_float_instructions(tmp_path):
     assert len(packed) >= 3, "no packed float arithmetic in the vectorized library"
 
 
-# ---------------------------------------------------------------- OpenMP
+# ---------------------------------------------------------------- threads
 
 
 @functools.cache
@@ -189,11 +190,13 @@ def busy_threads(threads: int, image: np.ndarray) -> tuple[int, float]:
     return sum(g >= wall / 3 for g in gained), wall
 
 
-def test_parallel_loop_emits_an_omp_parallel_for():
+def test_parallel_loop_becomes_a_task_on_the_pool():
     source = compile(heavy(), parallel_schedule()).c_source
-    assert re.search(r"#pragma omp parallel for num_threads\(threads\)", source)
+    assert re.search(r"saline_parallel_for\(saline_task\d+, &i\d+_closure, i\d+_lo, i\d+_hi, threads\)", source)
+    assert re.search(r"static void saline_task\d+\(void \*closure, int64_t i\d+\)", source)
+    assert "omp parallel" not in source
     serial = compile(heavy()).c_source
-    assert "omp parallel" not in serial
+    assert "saline_parallel_for(" not in serial
 
 
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs /proc/self/task (Linux)")

@@ -377,7 +377,7 @@ def test_parallel_inside_vectorized_is_rejected_or_compiles():
         return
     im = np.random.default_rng(0).random((29, 37), dtype=np.float32)
     assert_matches_reference(chain(), {"im": im}, shape=(29, 37), schedule=s, rtol=1e-5)
-    assert "omp parallel" in compiled.c_source
+    assert "saline_parallel_for(" in compiled.c_source
 
 
 # ---------------------------------------------------------------- JSON
