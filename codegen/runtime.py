@@ -22,7 +22,9 @@ POOL_CDEF = "void *saline_pool_entry(void);"
 def pool_entry() -> int:
     """The address of the pool's parallel-for entry point."""
     source = (csrc_dir() / POOL_SOURCE).read_text()
-    ffi, lib = load_library(source, POOL_CDEF, name_hint="pool", extra_flags=("-pthread",))
+    # never unmapped: cffi closes the library when the interpreter exits, and a worker still
+    # spinning in it then would run unmapped code (a crash at exit, 5 of 5 runs with a long spin)
+    ffi, lib = load_library(source, POOL_CDEF, name_hint="pool", extra_flags=("-pthread", "-Wl,-z,nodelete"))
     return int(ffi.cast("uintptr_t", lib.saline_pool_entry()))
 
 

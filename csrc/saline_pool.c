@@ -29,7 +29,9 @@
  * A parallel loop reached from inside another one (by a worker, or by the caller while it runs
  * iterations) runs its iterations in order on that thread, as OpenMP does without nesting.
  * Several threads may call at once: their loops share the workers. After fork() the child
- * starts with no workers (its loops run on the caller until it asks for workers again).
+ * starts with no workers (its loops run on the caller until it asks for workers again). A fork()
+ * from inside an iteration is not supported: the child's copy of that loop would wait forever
+ * for workers it does not have.
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -75,6 +77,7 @@ typedef struct worker {
 
 static worker_t pool[MAX_WORKERS];
 static int32_t workers; /* started (atomic; grows under grow_lock) */
+static int32_t ceiling = MAX_WORKERS; /* lowered when a thread cannot be started (atomic) */
 static pthread_mutex_t grow_lock = PTHREAD_MUTEX_INITIALIZER;
 static int64_t spin_ns;
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
@@ -166,6 +169,7 @@ static void reset_after_fork(void) {
     /* the child has only the thread that forked: no workers, no other thread's loops */
     memset(pool, 0, sizeof pool);
     __atomic_store_n(&workers, 0, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&ceiling, MAX_WORKERS, __ATOMIC_RELAXED);
     pthread_mutex_init(&grow_lock, NULL);
 }
 
@@ -179,7 +183,8 @@ static void init(void) {
 /* Start workers until there are `wanted` (at most MAX_WORKERS). A worker that cannot be
  * started leaves fewer: loops still complete, on the threads there are. */
 static void grow(int32_t wanted) {
-    if (wanted > MAX_WORKERS) wanted = MAX_WORKERS;
+    int32_t most = __atomic_load_n(&ceiling, __ATOMIC_RELAXED);
+    if (wanted > most) wanted = most;
     if (__atomic_load_n(&workers, __ATOMIC_ACQUIRE) >= wanted) return;
     pthread_mutex_lock(&grow_lock);
     for (int32_t n = __atomic_load_n(&workers, __ATOMIC_RELAXED); n < wanted; n++) {
@@ -190,7 +195,10 @@ static void grow(int32_t wanted) {
         memset(&pool[n], 0, sizeof pool[n]);
         int failed = pthread_create(&thread, &attr, worker_main, &pool[n]);
         pthread_attr_destroy(&attr);
-        if (failed) break;
+        if (failed) {
+            __atomic_store_n(&ceiling, n, __ATOMIC_RELAXED); /* not tried again in every call */
+            break;
+        }
         __atomic_store_n(&workers, n + 1, __ATOMIC_RELEASE);
     }
     pthread_mutex_unlock(&grow_lock);

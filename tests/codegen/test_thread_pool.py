@@ -7,15 +7,18 @@ one thread when threads=1; a loop inside a loop runs on the thread of the outer 
 caller of a loop never waits for a worker that is busy in another loop (all workers are held in
 one loop while another thread runs a loop of its own to the end); pipelines called from several
 Python threads at once give the interpreter's results; a child made by fork() runs parallel
-pipelines (the pool's workers do not exist there).
+pipelines (the pool's workers do not exist there); a process exits cleanly while a worker spins.
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import threading
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -243,3 +246,23 @@ def test_a_forked_child_runs_parallel_pipelines():
     _, status = os.waitpid(pid, 0)
     assert os.WIFEXITED(status), f"the child did not exit (status {status}: hung and killed by its alarm?)"
     assert os.WEXITSTATUS(status) == 0, "the child's parallel pipeline gave wrong results"
+
+
+EXIT_CHILD = """
+import numpy as np
+from codegen.compile import compile
+from tests.codegen.test_thread_pool import blur_pipeline
+pipeline, schedule = blur_pipeline()
+a = np.ones((64, 64), np.float32)
+print(float(compile(pipeline, schedule, threads=2)(shape=(63, 63), pool_in=a).sum()))
+"""
+
+
+def test_the_process_exits_cleanly_while_workers_spin():
+    # the interpreter unloads libraries at exit while the pool's worker still spins (here for a
+    # second): its code must stay mapped
+    env = dict(os.environ, SALINE_SPIN_US="1000000", PYTHONPATH=str(Path(__file__).resolve().parents[2]))
+    for _ in range(3):
+        done = subprocess.run([sys.executable, "-c", EXIT_CHILD], env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, f"exit status {done.returncode}: {done.stderr[-2000:]}"
+        assert float(done.stdout.split()[-1]) == 63 * 63 * 1.5
