@@ -74,11 +74,12 @@ class CompiledPipeline:
         self.schedule = schedule
         self.threads = threads
         self.lowered = lower(pipeline, schedule)
-        self.loop_nest: str = loop_nest_str(self.lowered.stmt())
+        stmt = self.lowered.stmt()
+        self.loop_nest: str = loop_nest_str(stmt)
         self.c_source: str = emit_c(self.lowered)
         gathers = (GATHERS_ALLOWED,) if schedule is not None and schedule.gathers else ()
         self._ffi, self._lib = load_library(self.c_source, CDEF, name_hint="pipeline", extra_flags=gathers)
-        if any(isinstance(n, For) and n.kind == "parallel" for n in walk(self.lowered.stmt())):
+        if any(isinstance(n, For) and n.kind == "parallel" for n in walk(stmt)):
             attach_pool(self._ffi, self._lib)  # only then: a serial pipeline needs no threads
 
     # ---------------------------------------------------------------- calling

@@ -215,6 +215,10 @@ typedef void (*saline_task_t)(void *closure, int64_t i);
 typedef void (*saline_parallel_for_t)(saline_task_t task, void *closure, int64_t lo, int64_t hi, int32_t threads);
 static saline_parallel_for_t saline_pool_entry_point;
 
+__attribute__((visibility("default"))) void saline_set_pool(void *entry) {
+    __atomic_store_n(&saline_pool_entry_point, (saline_parallel_for_t)entry, __ATOMIC_RELEASE);
+}
+
 static inline void saline_parallel_for(saline_task_t task, void *closure, int64_t lo, int64_t hi, int32_t threads) {
     saline_parallel_for_t pool = __atomic_load_n(&saline_pool_entry_point, __ATOMIC_ACQUIRE);
     if (pool != NULL && threads > 1 && hi - lo > 1) {

@@ -40,10 +40,6 @@ HARNESS = r"""
 #include <unistd.h>
 #include <sys/syscall.h>
 
-__attribute__((visibility("default"))) void saline_set_pool(void *entry) {
-    __atomic_store_n(&saline_pool_entry_point, (saline_parallel_for_t)entry, __ATOMIC_RELEASE);
-}
-
 static int64_t now_ns(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
