@@ -70,6 +70,7 @@ from scheduler.loopir import (
     IfThenElse,
     LetStmt,
     Load,
+    NonNegativePow,
     Nop,
     Stmt,
     Store,
@@ -188,6 +189,10 @@ class CEmitter:
             FastPow: lambda e: self._pow("saline_fast_powf", e),
             FractionalPow: lambda e: (
                 f"saline_{'fast_' if e.fast else ''}powf_fractional({self.expr(e.a)}, {self.expr(e.b)})"
+            ),
+            NonNegativePow: lambda e: (
+                f"saline_{'fast_' if e.fast else ''}powf_nonnegative"
+                f"({self.expr(e.a)}, {self.expr(e.b)}, {int(e.finite_base)})"
             ),
             And: lambda e: f"({self.expr(e.a)} && {self.expr(e.b)})",
             Or: lambda e: f"({self.expr(e.a)} || {self.expr(e.b)})",

@@ -97,12 +97,14 @@ SALINE_MATH_INLINE float saline_fast_powf_finite(float a, float y) {
     float s = (m - 1.0f) / (m + 1.0f);
     float s2 = s * s;
     float log2m = s * fmaf(fmaf(fmaf(0x1.ba1902p-2f, s2, 0x1.27471cp-1f), s2, 0x1.ec70e6p-1f), s2, 0x1.715476p+1f);
-    /* |hi| is clamped to 2^40 (past it, |z| > 2^39, since |log2 m| <= 1/2 <= |k| where k != 0),
-     * so that where y k overflows, lo is the infinity of its sign and z = hi + lo is not NaN.
-     * The clamps are picks, not ?:, which gcc 12 turns into branches in scalar code. */
+    /* |y| is clamped to 2^32, so that y k and its error are finite. That changes no result: for
+     * a != 1, |log2 a| >= 2^-24 / ln 2, so |z| stays past 369, where the result is 0 or infinity
+     * (the sign of z is kept), and for a = 1, log2 m and k are 0. In a loop whose y is the same
+     * for every element, gcc does this once, not per element as a clamp of y k would cost. The
+     * clamps are picks, not ?:, which gcc 12 turns into branches in scalar code. */
+    y = saline_pick_f32(y < -0x1p32f, -0x1p32f, y);
+    y = saline_pick_f32(y > 0x1p32f, 0x1p32f, y);
     float hi = y * kf;
-    hi = saline_pick_f32(hi < -0x1p40f, -0x1p40f, hi);
-    hi = saline_pick_f32(hi > 0x1p40f, 0x1p40f, hi);
     float lo = fmaf(y, log2m, fmaf(y, kf, -hi));
     float z = hi + lo;
     z = saline_pick_f32(z < -190.0f, -190.0f, z);
@@ -184,6 +186,32 @@ SALINE_MATH_INLINE float saline_powf_fractional(float x, float y) {
 
 SALINE_MATH_INLINE float saline_fast_powf_fractional(float x, float y) {
     return saline_pow_fractional_cases(x, y, saline_fast_powf_finite(fabsf(x), y));
+}
+
+/* saline_pow_special_cases where x is known to have its sign bit clear and not to be NaN (+0 to
+ * +infinity: a clamp or max against a constant gives that, scheduler.specialize_pow) and y to be
+ * finite (a test before the loop says so): the same result, with one per-pixel blend for a zero
+ * base, one more for an infinite base unless `finite_base`, and one on y == 1, whose mask is the
+ * same for every pixel. A base of 1 needs none: the finite methods give exactly 1 for it when y
+ * is finite, and exactly 1 for every finite base > 0 when y is 0. */
+SALINE_MATH_INLINE float saline_pow_nonnegative_cases(float x, float y, float r, int finite_base) {
+    const float inf = __builtin_inff();
+    float at_zero = saline_pick_f32(y < 0.0f, inf, saline_pick_f32(y == 0.0f, 1.0f, 0.0f));
+    r = saline_pick_f32(y == 1.0f, x, r); /* exactly, even where the method rounds */
+    r = saline_pick_f32(x == 0.0f, at_zero, r);
+    if (!finite_base) {
+        float at_inf = saline_pick_f32(y < 0.0f, 0.0f, saline_pick_f32(y == 0.0f, 1.0f, inf));
+        r = saline_pick_f32(x == inf, at_inf, r);
+    }
+    return r;
+}
+
+SALINE_MATH_INLINE float saline_powf_nonnegative(float x, float y, int finite_base) {
+    return saline_pow_nonnegative_cases(x, y, saline_powf_finite(x, y), finite_base);
+}
+
+SALINE_MATH_INLINE float saline_fast_powf_nonnegative(float x, float y, int finite_base) {
+    return saline_pow_nonnegative_cases(x, y, saline_fast_powf_finite(x, y), finite_base);
 }
 
 SALINE_MATH_INLINE float saline_powf(float x, float y) {

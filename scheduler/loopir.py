@@ -53,6 +53,21 @@ class FractionalPow(Expr):
 
 
 @node
+class NonNegativePow(Expr):
+    """`a ** b` in float32 where `a` is known to have its sign bit clear and not to be NaN (its
+    expression says so, whatever the input) and `b` to be finite (an enclosing test says so:
+    scheduler.specialize_pow); `finite_base` where `a` is also known never to be infinite; `fast`
+    for `fast_pow`'s method. The same value as the Pow or FastPow it stands for, with one or two
+    per-element special cases."""
+
+    a: Expr
+    b: Expr
+    fast: bool
+    finite_base: bool
+    dtype: DType
+
+
+@node
 class Provide(Stmt):
     """Write a Func's value at coordinates (before storage flattening)."""
 

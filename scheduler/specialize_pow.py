@@ -1,33 +1,51 @@
-"""Vector loops raising to a power that is the same for every lane get a copy for exponents that
-are finite and not integers.
+"""Vector loops raising to a power that is the same for every lane get a copy for the exponents
+that let most of the power's special cases go.
 
 C's pow has special cases for both operands (a zero, infinite, NaN or negative base; an exponent
 that is 0, 1, an odd or even integer, infinite or NaN), and a vector loop pays for each of them as
 a blend per element, whatever the values. A tone curve's `pow(level, 1 / gamma)` has one exponent
-for the whole loop, so the cases that depend on the exponent alone can be decided once. After
+for the whole loop, so the cases that depend on the exponent alone can be decided once; and its
+base is clamped to [0, 1], which rules out a negative or NaN base whatever the input. After
 `specialize_pow(stmt)`, each innermost vector loop holding float32 `pow` or `fast_pow` whose
 exponent names nothing bound in the loop and reads no memory is
 
-    if every such exponent b has floor(b) != b and |b| < 2^23:   (finite, not an integer)
-      the loop with those powers as FractionalPow (three blends for the base's cases)
+    if every such exponent b passes its test:
+      the loop with those powers replaced
     else:
       the loop unchanged
 
-FractionalPow gives the same bits as the power it replaces for every base (the C function
-`saline_pow_fractional_cases` is that function restricted to such exponents), so results do not
-change, only the work per element. An exponent that is an integer, 0, 1, infinite or NaN runs the
-general loop.
+where a power whose base is known to be +0 to +infinity (`nonnegative`) becomes a NonNegativePow
+(one or two blends for the base's cases), entered where b is finite; and any other power becomes a
+FractionalPow (three blends), entered where b is finite and not an integer (floor(b) != b and
+|b| < 2^23).
+
+Both give the same bits as the power they replace for each base they can meet (the C functions
+`saline_pow_nonnegative_cases` and `saline_pow_fractional_cases` are the general one restricted to
+such operands), so results do not change, only the work per element. An exponent that fails the
+test runs the general loop.
 """
 
 from __future__ import annotations
 
-from pipelines.expr import LT, NE, Abs, And, Const, Expr, FastPow, Floor, Pow
+import math
+
+from pipelines.expr import LE, LT, NE, Abs, And, Const, Expr, FastPow, Floor, Max, Min, Pow, Select
 from pipelines.mutator import substitute, walk
 from pipelines.types import float32
-from scheduler.loopir import For, FractionalPow, IfThenElse, Stmt, invariant_in, map_loops, names_bound_in
+from scheduler.loopir import (
+    For,
+    FractionalPow,
+    IfThenElse,
+    NonNegativePow,
+    Stmt,
+    invariant_in,
+    map_loops,
+    names_bound_in,
+)
 
 INTEGERS_FROM = 2.0**23
 """Every float32 of at least this magnitude is an integer."""
+FLOAT32_MAX = float.fromhex("0x1.fffffep127")
 
 
 def specialize_pow(stmt: Stmt) -> Stmt:
@@ -45,11 +63,50 @@ def _specialize(loop: For) -> Stmt | None:
     ]
     if not powers:
         return None
-    cond: Expr | None = None
-    for b in dict.fromkeys(p.b for p in powers):
-        fractional = And(NE(Floor(b), b), LT(Abs(b), Const(INTEGERS_FROM, float32)))
-        cond = fractional if cond is None else And(cond, fractional)
-    assert cond is not None
-    mapping = {p: FractionalPow(p.a, p.b, isinstance(p, FastPow), p.dtype) for p in powers}
+    tests: dict[Expr, None] = {}
+    mapping: dict[Expr, Expr] = {}
+    for p in powers:
+        fast = isinstance(p, FastPow)
+        if nonnegative(p.a):
+            tests[LE(Abs(p.b), Const(FLOAT32_MAX, float32))] = None  # false for NaN too
+            mapping[p] = NonNegativePow(p.a, p.b, fast, bounded_above(p.a), p.dtype)
+        else:
+            tests[And(NE(Floor(p.b), p.b), LT(Abs(p.b), Const(INTEGERS_FROM, float32)))] = None
+            mapping[p] = FractionalPow(p.a, p.b, fast, p.dtype)
+    first, *rest = tests
+    cond = first
+    for t in rest:
+        cond = And(cond, t)
     copy = For(loop.name, loop.min, loop.extent, loop.kind, substitute(loop.body, mapping))
     return IfThenElse(cond, copy, loop)
+
+
+def nonnegative(e: Expr) -> bool:
+    """Whether the float `e` has its sign bit clear and is not NaN for every input (so it is +0
+    to +infinity), from its form: a constant, or min, max and select over such values. max(a, b)
+    is `a > b ? a : b`, so it is b's sign unless a > b, where a is past a value >= +0; min(a, b)
+    gives a or b."""
+    if isinstance(e, Const):
+        v = float(e.value)
+        return v >= 0.0 and math.copysign(1.0, v) > 0.0
+    if isinstance(e, Max):
+        return nonnegative(e.b)
+    if isinstance(e, Min):
+        return nonnegative(e.a) and nonnegative(e.b)
+    if isinstance(e, Select):
+        return nonnegative(e.true_value) and nonnegative(e.false_value)
+    return False
+
+
+def bounded_above(e: Expr) -> bool:
+    """Whether the float `e` is never +infinity, from its form as in `nonnegative`. min(a, b) is
+    `a < b ? a : b`: a below b, or b (a NaN gives b)."""
+    if isinstance(e, Const):
+        return float(e.value) < math.inf
+    if isinstance(e, Min):
+        return bounded_above(e.b)
+    if isinstance(e, Max):
+        return bounded_above(e.a) and bounded_above(e.b)
+    if isinstance(e, Select):
+        return bounded_above(e.true_value) and bounded_above(e.false_value)
+    return False

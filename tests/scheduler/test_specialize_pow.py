@@ -1,7 +1,7 @@
 """Vector loops with a loop-invariant float32 power (scheduler/specialize_pow.py): a copy for
-finite non-integer exponents, entered only for them, whose results are the same bits as the
-general power's for every base, special ones included; and the interpreter's values within
-the powers' bounds."""
+finite non-integer exponents, or for finite exponents where the base is known to be +0 to
++infinity, entered only for them, whose results are the same bits as the general power's for every
+base, special ones included; and the interpreter's values within the powers' bounds."""
 
 from __future__ import annotations
 
@@ -9,14 +9,17 @@ import numpy as np
 import pytest
 
 from codegen.compile import compile
-from pipelines import Func, ImageParam, Param, Pipeline, Var, fast_pow, pow, select
-from pipelines.expr import Floor
+from pipelines import Func, ImageParam, Param, Pipeline, Var, clamp, fast_pow, max, min, pow, select
+from pipelines.expr import Const, Floor, Select
+from pipelines.expr import Max as MaxExpr
+from pipelines.expr import Min as MinExpr
 from pipelines.interpret import interpret
 from pipelines.mutator import walk
 from pipelines.types import float32
-from scheduler.loopir import For, FractionalPow, IfThenElse
+from scheduler.loopir import For, FractionalPow, IfThenElse, NonNegativePow
 from scheduler.lower import lower
 from scheduler.schedule import Schedule
+from scheduler.specialize_pow import bounded_above, nonnegative
 
 x = Var("x")
 BASES = np.concatenate(
@@ -29,7 +32,7 @@ BASES = np.concatenate(
     ]
 )
 FRACTIONAL = [1 / 2.2, -1 / 2.2, 2.5, -2.5, 1e-7, 8388607.5, -0.5]
-OTHERS = [0.0, -0.0, 1.0, 2.0, -3.0, 2.0**23, 2.0**24, np.inf, -np.inf, np.nan]
+OTHERS = [0.0, -0.0, 1.0, 2.0, -3.0, 2.0**23, 2.0**24, 1e10, -1e10, 3e38, np.inf, -np.inf, np.nan]
 
 
 def _power(fn, name: str) -> Pipeline:
@@ -77,3 +80,64 @@ def test_same_bits_as_the_scalar_general_power(fn, e: float) -> None:
         close = np.isclose(vector, want, rtol=2e-4, atol=0, equal_nan=True) | (want == vector)
     finite = np.isfinite(want) & (np.abs(want) < 1e30) & (np.abs(want) > 1e-30)
     assert close[finite].all(), "far from the interpreter's power"
+
+
+# bases through which the base is known to be +0 to +infinity; `finite`: and never infinite
+NONNEGATIVE = {
+    "clamp": (lambda v: clamp(v, 0.0, 3e38), True),
+    "max": (lambda v: max(v, 0.0), False),
+    "select": (lambda v: select(v > 1.0, max(v, 1.0), min(max(v, 0.5), 1.0)), False),
+}
+
+
+def _nonnegative_power(fn, name: str, base_of) -> Pipeline:
+    base, exponent = ImageParam(float32, 1, f"{name}_in"), Param(float32, f"{name}_e", 0.5)
+    out = Func(name)
+    out[x] = fn(base_of(base[x]), exponent)
+    return Pipeline(out)
+
+
+@pytest.mark.parametrize("form", sorted(NONNEGATIVE))
+def test_a_base_known_nonnegative_takes_the_copy_for_finite_exponents(form: str) -> None:
+    base_of, finite = NONNEGATIVE[form]
+    p = _nonnegative_power(fast_pow, f"sp_nn_shape_{form}", base_of)
+    body = lower(p, _vector(p)).body
+    guards = [
+        n
+        for n in walk(body)
+        if isinstance(n, IfThenElse)
+        and isinstance(n.then_case, For)
+        and isinstance(n.else_case, For)
+        and any(isinstance(m, NonNegativePow) for m in walk(n.then_case))
+    ]
+    assert guards, "no copy with NonNegativePow"
+    for guard in guards:
+        (power,) = (m for m in walk(guard.then_case) if isinstance(m, NonNegativePow))
+        assert power.finite_base == finite and power.fast
+        assert not any(isinstance(m, (Floor, FractionalPow)) for m in walk(guard)), "an integer exponent is let in"
+        assert not any(isinstance(m, NonNegativePow) for m in walk(guard.else_case)), "the general loop changed"
+
+
+@pytest.mark.parametrize("fn", [pow, fast_pow], ids=lambda fn: fn.__name__)
+@pytest.mark.parametrize("form", sorted(NONNEGATIVE))
+def test_nonnegative_base_same_bits_as_the_scalar_general_power(fn, form: str) -> None:
+    name = f"sp_nn_bits_{fn.__name__}_{form}"
+    p = _nonnegative_power(fn, name, NONNEGATIVE[form][0])
+    for e in FRACTIONAL + OTHERS:
+        args = {f"{name}_in": BASES, f"{name}_e": e}
+        vector = compile(p, _vector(p))(shape=BASES.shape, **args)
+        scalar = compile(p, Schedule())(shape=BASES.shape, **args)
+        np.testing.assert_array_equal(vector.view(np.uint32), scalar.view(np.uint32), err_msg=f"exponent {e}")
+
+
+def test_nonnegative_and_bounded_above_read_the_form() -> None:
+    v = Var("v", float32)
+    zero, one = Const(0.0, float32), Const(1.0, float32)
+    assert nonnegative(MaxExpr(v, zero)) and not bounded_above(MaxExpr(v, zero))
+    assert nonnegative(MaxExpr(MinExpr(v, one), zero)) and bounded_above(MaxExpr(MinExpr(v, one), zero))
+    assert not nonnegative(MaxExpr(zero, v)), "max(0, v) gives v where v is NaN"
+    assert not nonnegative(MaxExpr(v, Const(-0.0, float32))), "max(v, -0.0) can be -0.0"
+    assert not nonnegative(MaxExpr(v, Const(float("nan"), float32)))
+    assert not nonnegative(MinExpr(v, one)), "min(v, 1) can be negative"
+    assert nonnegative(Select(v > zero, MaxExpr(v, one), zero)) and not nonnegative(Select(v > zero, v, zero))
+    assert bounded_above(MinExpr(v, one)) and not bounded_above(Const(float("inf"), float32))
