@@ -19,7 +19,7 @@ from collections.abc import Iterator
 
 from pipelines.expr import Const, Expr, ImageDim, Param, RVar, Var
 from pipelines.mutator import children, map_children, substitute
-from scheduler.loopir import For, IfThenElse, LetStmt, Load, Stmt, Store, StreamStore
+from scheduler.loopir import For, IfThenElse, LetStmt, Load, LookupCopy, Stmt, Store, StreamStore
 
 
 def hoist_invariants(body: Stmt) -> Stmt:
@@ -104,7 +104,7 @@ def _expressions(s: Stmt) -> Iterator[Expr]:
             case Store(index=i, value=v):
                 yield i
                 yield v
-            case StreamStore(index=i):
+            case StreamStore(index=i) | LookupCopy(index=i):
                 yield i
             case LetStmt(value=v):
                 yield v

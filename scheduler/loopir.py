@@ -98,6 +98,19 @@ class StreamStore(Stmt):
 
 
 @node
+class LookupCopy(Stmt):
+    """`buffer[index + i] = table[indices[i]]` for i in [0, lanes): a byte table read at the
+    offsets a vector loop stored in the int32 scratch buffer `indices` (scheduler.split_lookups).
+    Code generation reads the table through byte permutes where the CPU has them."""
+
+    buffer: str
+    index: Expr
+    table: str
+    indices: str
+    lanes: int
+
+
+@node
 class For(Stmt):
     """`for name in [min, min + extent)`; `kind` is serial, parallel, vectorized or unrolled."""
 
@@ -228,6 +241,8 @@ def loop_nest_str(s: Stmt, indent: int = 0) -> str:
             return f"{pad}{b}[{expr_str(i)}] = {expr_str(v)}\n"
         case StreamStore(buffer=b, index=i, source=src, lanes=n):
             return f"{pad}stream {b}[{expr_str(i)} : +{n}] = {src}[0 : {n}]\n"
+        case LookupCopy(buffer=b, index=i, table=t, indices=ix, lanes=n):
+            return f"{pad}{b}[{expr_str(i)} : +{n}] = {t}[{ix}[0 : {n}]]\n"
         case Check(cond=c, message=m):
             return f"{pad}check {expr_str(c)}  # {m}\n"
         case Nop():

@@ -394,8 +394,8 @@ PASSES: list[tuple[str, Callable[[Lowering], Lowering]]] = [
     ("split vector residues", split_residues),
     ("unswitch vector loops", unswitch),
     ("specialize powers", pow_fractional),
-    ("split table lookups", split_table_lookups),
     ("specialize dense", specialize_dense),
+    ("split table lookups", split_table_lookups),
     ("stream stores", stream),
 ]
 

@@ -24,6 +24,19 @@ The read loop is unrolled (W is at most 64): three memory operations a lookup an
 overhead. A copy stores straight to its destination because reading byte stores back as a
 vector right after them waits for the stores to complete (no store forwarding).
 
+A copy of a byte table to consecutive bytes (a tone curve), whose index has a bound that fits
+int32 (bounds inference over the lanes), is instead
+
+    if <the index's interval fits int32>:
+      allocate lookup.index.0[int32; W]
+      for vectorized v: lookup.index.0[v - min] = int32(index_0)
+      LookupCopy dst[start : +W] = table[lookup.index.0]     (saline_lookup_u8: byte permutes)
+    else:
+      <the copy above>
+
+camera_pipe at 2560x1536 on 1 thread, in one process: 9.41 -> 9.10 ms with the call reading
+int64 offsets, 9.71 -> 8.64 with int32 ones (Halide 6.0).
+
 Each lane computes the same values as before; only the order across lanes changes, which a
 vector loop already leaves open (its lanes are independent). A loop is left as it is when a
 lookup's index reads another lookup (directly or through a let), when it stores to a buffer that
@@ -32,12 +45,13 @@ it also reads, or when its body is anything but lets and one store.
 
 from __future__ import annotations
 
-from pipelines.bounds import c64
-from pipelines.expr import Const, Expr, Sub, Var
+from pipelines.bounds import c64, type_range
+from pipelines.expr import Add, Cast, Const, Expr, Sub, Var
 from pipelines.mutator import substitute, walk
-from pipelines.types import int64
-from scheduler.loopir import Allocate, Block, For, LetStmt, Load, Stmt, Store, map_loops
+from pipelines.types import DType, int32, int64
+from scheduler.loopir import Allocate, Block, For, IfThenElse, LetStmt, Load, LookupCopy, Stmt, Store, map_loops
 from scheduler.simplify import simplify
+from scheduler.version_clamps import LaneBounds, fit_condition
 
 MAX_LANES = 64
 """Widest loop split: its index and value arrays live on the stack."""
@@ -77,19 +91,32 @@ def _split(loop: For) -> Stmt | None:
     width = c64(int(loop.extent.value))  # type: ignore[attr-defined]
     index_names = [f"{loop.name}.lookup.index.{k}" for k in range(len(lookups))]
     untainted = [(name, value) for name, value in lets if name not in tainted]
-    indices = Block(tuple(Store(ix, lane, lookup.index) for lookup, ix in zip(lookups, index_names)))
-    reads = {
-        lookup: Load(lookup.buffer, Load(ix, lane, int64), lookup.dtype) for lookup, ix in zip(lookups, index_names)
-    }
 
     def again(kind: str, body: Stmt) -> For:
         return For(loop.name, loop.min, loop.extent, kind, body)
 
-    loops: list[Stmt] = [again("vectorized", _with_lets(untainted, indices))]
+    def index_loop(dtype: DType) -> For:
+        stores = (Store(ix, lane, _narrowed(lookup.index, dtype)) for lookup, ix in zip(lookups, index_names))
+        return again("vectorized", _with_lets(untainted, Block(tuple(stores))))
+
+    reads = {
+        lookup: Load(lookup.buffer, Load(ix, lane, int64), lookup.dtype) for lookup, ix in zip(lookups, index_names)
+    }
+    loops: list[Stmt] = [index_loop(int64)]
     values: list[tuple[str, Load]] = []
     if store.value in reads and not any(isinstance(n, Var) and n.name in tainted for n in walk(store.index)):
         # a copy of a table: the reads store to the destination (module docstring)
         loops.append(again("unrolled", _with_lets(untainted, Store(store.buffer, store.index, reads[store.value]))))
+        one = len(lookups) == 1 and _bytes_in_a_row(loop, store, lets)
+        narrow = _narrow_condition(loop, lookups[0].index, lets) if one else None
+        if narrow is not None:
+            # a byte table copied to consecutive bytes, at offsets that fit int32: one call
+            start = simplify(substitute(store.index, {Var(loop.name, int64): loop.min}))
+            extent = int(loop.extent.value)  # type: ignore[attr-defined]
+            call = LookupCopy(store.buffer, start, lookups[0].buffer, index_names[0], extent)
+            fast = Allocate(index_names[0], int32, (width,), Block((index_loop(int32), call)))
+            slow = Allocate(index_names[0], int64, (width,), Block(tuple(loops)))
+            return fast if isinstance(narrow, Const) else IfThenElse(narrow, fast, slow)
     else:
         values = [(f"{loop.name}.lookup.value.{k}", lookup) for k, lookup in enumerate(lookups)]
         loops.append(again("unrolled", Block(tuple(Store(got, lane, reads[lookup]) for got, lookup in values))))
@@ -103,6 +130,48 @@ def _split(loop: For) -> Stmt | None:
     for ix in reversed(index_names):
         result = Allocate(ix, int64, (width,), result)
     return result
+
+
+def _narrowed(index: Expr, dtype: DType) -> Expr:
+    return index if index.dtype == dtype else Cast(dtype, index)
+
+
+def _narrow_condition(loop: For, index: Expr, lets: list[tuple[str, Expr]]) -> Expr | None:
+    """A condition, evaluated before the loop, under which `index` fits int32 on every lane
+    (bounds inference's interval over the lanes, the loop's lets expanded); None where it has no
+    bound (it reads memory with no clamp around it) or the condition would name the loop's own."""
+    expanded: dict[Expr, Expr] = {}
+    for name, value in lets:
+        expanded[Var(name, value.dtype)] = substitute(value, expanded)
+    last = simplify(Sub(Add(loop.min, loop.extent), c64(1)))
+    bounds = LaneBounds({loop.name: (loop.min, last)})
+    try:
+        lo, hi = bounds.interval(substitute(index, expanded))
+    except TypeError:
+        return None
+    whole = type_range(index.dtype)
+    if lo == whole[0] or hi == whole[1]:
+        return None
+    cond = fit_condition([(lo, hi, int32), *bounds.obligations])
+    inside = {loop.name} | {name for name, _ in lets}
+    if (
+        cond is None
+        or (isinstance(cond, Const) and not cond.value)
+        or any(isinstance(n, Var) and n.name in inside for n in walk(cond))
+    ):
+        return None
+    return cond
+
+
+def _bytes_in_a_row(loop: For, store: Store, lets: list[tuple[str, Expr]]) -> bool:
+    """Whether the loop copies a byte table to consecutive elements, at an index that names no let
+    of the loop: what a LookupCopy does. (The pass runs after scheduler.specialize_dense, whose
+    dense copy of a loop has the output's stride 1 in its indices.)"""
+    names = {name for name, _ in lets}
+    if store.value.dtype.bits != 8 or any(isinstance(n, Var) and n.name in names for n in walk(store.index)):
+        return False
+    lane = Var(loop.name, int64)
+    return simplify(Sub(substitute(store.index, {lane: Add(lane, c64(1))}), store.index)) == c64(1)
 
 
 def _lets_and_store(body: Stmt) -> tuple[list[tuple[str, Expr]], Store | None]:

@@ -37,7 +37,7 @@ from scheduler.loopir import Block, For, IfThenElse, LetStmt, Provide, Stmt, Sto
 MAX_VERSIONED = 64  # min/max nodes one loop may drop; a body with more keeps only its clamped version
 
 
-class _LaneBounds(Bounds):
+class LaneBounds(Bounds):
     """Bounds that see through a narrowing of an int64 index to int32, under the obligation that
     its value fits: lowering computes coordinates in int64 and narrows them to int32 Vars."""
 
@@ -97,7 +97,7 @@ def _condition(node: Min | Max, lane: str, scope: dict[str, Interval], lets: dic
     moving, limit = substitute(a, lets), substitute(b, lets)
     if _moves(limit, lane, {}):  # a let of the loop names the lane
         return None
-    bounds = _LaneBounds(dict(scope))
+    bounds = LaneBounds(dict(scope))
     try:
         lo, hi = bounds.interval(moving)
     except TypeError:
@@ -107,11 +107,11 @@ def _condition(node: Min | Max, lane: str, scope: dict[str, Interval], lets: dic
     if isinstance(end, Const) and not kind_min.value < end.value < kind_max.value:
         return None  # a data-dependent operand: no bound
     picks: Expr = LE(end, to64(limit)) if isinstance(node, Min) else LE(to64(limit), end)
-    fits = _fit(bounds.obligations)
+    fits = fit_condition(bounds.obligations)
     return simplify(picks if fits is None else And(picks, fits))
 
 
-def _fit(obligations: list[tuple[Expr, Expr, DType]]) -> Expr | None:
+def fit_condition(obligations: list[tuple[Expr, Expr, DType]]) -> Expr | None:
     """That each (lo, hi, dtype) interval lies within its type, or None for none."""
     cond: Expr | None = None
     for lo, hi, dtype in dict.fromkeys(obligations):
@@ -125,12 +125,12 @@ def _widening(node: Cast, lane: str, scope: dict[str, Interval], lets: dict[Var,
     """When `int64(int32(v))` is v on every lane: v's interval fits int32. gcc cannot see that
     the round trip through int32 keeps consecutive lanes consecutive, and gathers them."""
     v = node.value.value  # type: ignore[attr-defined]
-    bounds = _LaneBounds(dict(scope))
+    bounds = LaneBounds(dict(scope))
     try:
         lo, hi = bounds.interval(substitute(v, lets))
     except TypeError:
         return None
-    return _fit([(lo, hi, int32), *bounds.obligations])
+    return fit_condition([(lo, hi, int32), *bounds.obligations])
 
 
 def _int32_arithmetic(n: Expr) -> bool:
@@ -151,7 +151,7 @@ def _arithmetic_widening(node: Cast, scope: dict[str, Interval], lets: dict[Var,
         if isinstance(n, (Add, Sub, Mul)):
             spine.append(n)
             stack += [n.a, n.b]
-    bounds = _LaneBounds(dict(scope))
+    bounds = LaneBounds(dict(scope))
     for n in spine:
         try:
             lo, hi = bounds.interval(substitute(n, lets))
@@ -159,7 +159,7 @@ def _arithmetic_widening(node: Cast, scope: dict[str, Interval], lets: dict[Var,
             return None
         if lo == tmin or hi == tmax:
             return None
-    return _fit(bounds.obligations)
+    return fit_condition(bounds.obligations)
 
 
 def _round_trip(n: Expr) -> bool:

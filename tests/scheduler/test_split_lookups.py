@@ -13,7 +13,7 @@ from pipelines.expr import Cast, Const
 from pipelines.interpret import interpret
 from pipelines.mutator import walk
 from pipelines.types import DType, float32, int16, int32, int64, uint8, uint16
-from scheduler.loopir import Allocate, For, Load, Stmt, Store
+from scheduler.loopir import Allocate, For, IfThenElse, Load, LookupCopy, Stmt, Store
 from scheduler.lower import lower
 from scheduler.schedule import Schedule
 from scheduler.split_lookups import split_lookups
@@ -79,8 +79,10 @@ def test_a_table_copy_reads_straight_into_its_destination(width: int) -> None:
     s[lut].compute_root()
     s[out].vectorize("x", 16)
     pipeline = Pipeline(out)
-    for kinds in _split_kinds(pipeline, s):
-        assert kinds == ["vectorized", "unrolled"]
+    # a byte table copied to consecutive bytes: a LookupCopy after the index loop where the
+    # indices fit int32, else the unrolled reads (test_a_byte_table_copy_is_one_call)
+    kinds = {tuple(k) for k in _split_kinds(pipeline, s)}
+    assert kinds == {("vectorized",), ("vectorized", "unrolled")}
     a = np.random.default_rng(width).integers(-40, 300, width).astype(np.int16)
     want = interpret(pipeline, shape=a.shape, **{im.name: a})
     np.testing.assert_array_equal(compile(pipeline, s)(shape=a.shape, **{im.name: a}), want)
@@ -153,3 +155,50 @@ def test_the_pass_leaves_a_tree_without_lookups_as_the_same_object() -> None:
     body = lower(Pipeline(f), s).body
     assert body is not None
     assert split_lookups(body) is body
+
+
+def _byte_curve(name: str, size: int, lanes: int = 64) -> tuple[Pipeline, Schedule, ImageParam]:
+    """out[x] = curve[clamp(im[x], 0, size - 1)]: a uint8 table of `size` entries, copied."""
+    im = ImageParam(int32, 1, f"{name}_in")
+    curve, out = Func(f"{name}_lut"), Func(name)
+    curve[x] = Cast(uint8, x * 7 + x / 5)
+    out[x] = curve[clamp(im[x], 0, size - 1)]
+    s = Schedule()
+    s[curve].compute_root()
+    s[out].vectorize("x", lanes)
+    return Pipeline(out), s, im
+
+
+def test_a_byte_table_copy_is_one_call_where_its_offsets_fit_int32() -> None:
+    pipeline, s, _ = _byte_curve("sl_call", 1024)
+    body = lower(pipeline, s).body
+    calls = {n for n in walk(body) if isinstance(n, LookupCopy)}
+    assert calls and all(c.lanes == 64 and c.table.endswith("_lut") for c in calls)
+    for call in calls:
+        guards = [n for n in walk(body) if isinstance(n, IfThenElse) and any(m is call for m in walk(n.then_case))]
+        assert guards, "the call is not guarded by the fit of its offsets"
+        unrolled = [m for m in walk(guards[-1].else_case) if isinstance(m, For) and m.kind == "unrolled"]
+        assert unrolled, "no byte-by-byte branch"
+
+
+# offsets a photograph's tone curve meets (a smooth ramp, within 1024 of each other in 64 lanes),
+# offsets all over a large table (the permutes cannot serve them), offsets at both ends of a
+# table that ends where its last read is (the masked loads must stop there)
+OFFSETS = {
+    "smooth": (1024, lambda rng, n: (np.arange(n) * 3 + rng.integers(-20, 20, n)).clip(0, 1023)),
+    "scattered": (4096, lambda rng, n: rng.integers(0, 4096, n)),
+    "ends": (300, lambda rng, n: np.where(rng.random(n) < 0.5, rng.integers(0, 3, n), rng.integers(296, 300, n))),
+    "one": (1024, lambda rng, n: np.full(n, 517)),
+    "beyond": (1024, lambda rng, n: rng.integers(-5000, 5000, n)),
+}
+
+
+@pytest.mark.parametrize("offsets", sorted(OFFSETS))
+@pytest.mark.parametrize("n", [64, 200, 1000])
+def test_a_byte_table_copy_matches_the_interpreter(offsets: str, n: int) -> None:
+    size, draw = OFFSETS[offsets]
+    pipeline, s, im = _byte_curve(f"sl_curve_{offsets}_{n}", size)
+    a = draw(np.random.default_rng(n), n).astype(np.int32)
+    want = interpret(pipeline, shape=a.shape, **{im.name: a})
+    for threads in (None, 1):
+        np.testing.assert_array_equal(compile(pipeline, s, threads=threads)(shape=a.shape, **{im.name: a}), want)
