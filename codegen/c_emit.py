@@ -421,9 +421,10 @@ class CEmitter:
             case StreamStore(buffer=buf, index=idx, source=src, lanes=n, dtype=t):
                 size = n * (t.bits // 8)
                 return [f"{pad}saline_stream_store(&{self.bufs[buf]}[{self.expr(idx)}], {self.bufs[src]}, {size});"]
-            case LookupCopy(buffer=buf, index=idx, table=table, indices=ix, lanes=n):
-                dst, src = f"(uint8_t *)&{self.bufs[buf]}[{self.expr(idx)}]", f"(const uint8_t *){self.bufs[table]}"
-                return [f"{pad}saline_lookup_u8({dst}, {src}, {self.bufs[ix]}, {n});"]
+            case LookupCopy(buffer=buf, index=idx, table=table, indices=ix, lanes=n, dtype=t, limit=lim):
+                u = f"uint{t.bits}_t"
+                dst, src = f"({u} *)&{self.bufs[buf]}[{self.expr(idx)}]", f"(const {u} *){self.bufs[table]}"
+                return [f"{pad}saline_lookup_u{t.bits}({dst}, {src}, {self.expr(lim)}, {self.bufs[ix]}, {n});"]
             case IfThenElse(cond=c, then_case=t, else_case=e):
                 lines = [f"{pad}if ({self.expr(c)}) {{", *self.stmt(t, indent + 1), f"{pad}}}"]
                 if e is not None:

@@ -104,8 +104,11 @@ def _expressions(s: Stmt) -> Iterator[Expr]:
             case Store(index=i, value=v):
                 yield i
                 yield v
-            case StreamStore(index=i) | LookupCopy(index=i):
+            case StreamStore(index=i):
                 yield i
+            case LookupCopy(index=i, limit=lim):
+                yield i
+                yield lim
             case LetStmt(value=v):
                 yield v
             case IfThenElse(cond=c):

@@ -99,15 +99,19 @@ class StreamStore(Stmt):
 
 @node
 class LookupCopy(Stmt):
-    """`buffer[index + i] = table[indices[i]]` for i in [0, lanes): a byte table read at the
-    offsets a vector loop stored in the int32 scratch buffer `indices` (scheduler.split_lookups).
-    Code generation reads the table through byte permutes where the CPU has them."""
+    """`buffer[index + i] = table[indices[i]]` for i in [0, lanes): a table of 8- or 32-bit
+    `dtype` elements read at the offsets a vector loop stored in the int32 scratch buffer
+    `indices` (scheduler.split_lookups). Code generation reads the table through permutes where
+    the CPU has them; `limit` (int64) is how many elements from the table's base on lie in its
+    buffer (0 where unknown), which lets it read whole vectors that end before it."""
 
     buffer: str
     index: Expr
     table: str
     indices: str
     lanes: int
+    dtype: DType
+    limit: Expr
 
 
 @node
@@ -241,8 +245,8 @@ def loop_nest_str(s: Stmt, indent: int = 0) -> str:
             return f"{pad}{b}[{expr_str(i)}] = {expr_str(v)}\n"
         case StreamStore(buffer=b, index=i, source=src, lanes=n):
             return f"{pad}stream {b}[{expr_str(i)} : +{n}] = {src}[0 : {n}]\n"
-        case LookupCopy(buffer=b, index=i, table=t, indices=ix, lanes=n):
-            return f"{pad}{b}[{expr_str(i)} : +{n}] = {t}[{ix}[0 : {n}]]\n"
+        case LookupCopy(buffer=b, index=i, table=t, indices=ix, lanes=n, limit=lim):
+            return f"{pad}{b}[{expr_str(i)} : +{n}] = {t}[{ix}[0 : {n}]]  # {t} has {expr_str(lim)}\n"
         case Check(cond=c, message=m):
             return f"{pad}check {expr_str(c)}  # {m}\n"
         case Nop():

@@ -14,9 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pipelines.bounds import Interval, c64
-from pipelines.expr import EQ, And, Expr, Param, Var
+from pipelines.expr import EQ, LE, Add, And, Expr, Max, Mul, Or, Param, Select, Sub, Var
 from pipelines.func import Definition, Func
-from pipelines.mutator import substitute
+from pipelines.mutator import substitute, walk
 from pipelines.pipeline import Pipeline
 from pipelines.types import DType, int64
 from scheduler.auto import auto_schedule
@@ -331,8 +331,29 @@ def split_table_lookups(state: Lowering) -> Lowering:
     """Vector loops that read 8- or 16-bit tables at computed indices split into vector index
     arithmetic, scalar reads and the vector rest (`scheduler.split_lookups`)."""
     assert state.body is not None
-    state.body = split_lookups(state.body)
+    limits = {info.name: _span(info) for info in (*state.inputs, *state.outputs)}
+    for n in walk(state.body):
+        if isinstance(n, Allocate):
+            size: Expr = c64(1)
+            for extent in n.extents:
+                size = Mul(size, extent)
+            limits[n.name] = simplify(size)
+    state.body = split_lookups(state.body, limits)
     return state
+
+
+def _span(info: BufferInfo) -> Expr:
+    """How many elements from a passed buffer's base (its element at the region's minimum) on
+    lie in it: 1 + the sum over dimensions of (extent - 1) stride where that is positive, which
+    reaches its last element (0 when it is empty)."""
+    span: Expr = c64(1)
+    empty: Expr | None = None
+    for d in range(info.ndim):
+        extent, stride = buffer_symbol(info.name, "extent", d), buffer_symbol(info.name, "stride", d)
+        span = Add(span, Max(Mul(Sub(extent, c64(1)), stride), c64(0)))
+        none = LE(extent, c64(0))
+        empty = none if empty is None else Or(empty, none)
+    return simplify(span if empty is None else Select(empty, c64(0), span))
 
 
 def specialize_dense(state: Lowering) -> Lowering:

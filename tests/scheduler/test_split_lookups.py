@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from codegen.compile import compile
-from pipelines import Func, ImageParam, Pipeline, Var, clamp
+from pipelines import Func, ImageParam, Param, Pipeline, Var, clamp, floor
 from pipelines.expr import Cast, Const
 from pipelines.interpret import interpret
 from pipelines.mutator import walk
@@ -202,3 +202,49 @@ def test_a_byte_table_copy_matches_the_interpreter(offsets: str, n: int) -> None
     want = interpret(pipeline, shape=a.shape, **{im.name: a})
     for threads in (None, 1):
         np.testing.assert_array_equal(compile(pipeline, s, threads=threads)(shape=a.shape, **{im.name: a}), want)
+
+
+def _resample(name: str, lanes: int) -> tuple[Pipeline, Schedule, ImageParam, Param]:
+    """out[x] = im[s0] * (1 - t) + im[s0 + 1] * t at src = (x + 0.5) / scale - 0.5, s0 = floor(src)
+    clamped to the image: resize_bilinear's x pass in one dimension."""
+    im, scale = ImageParam(float32, 1, f"{name}_in"), Param(float32, f"{name}_scale", 0.5)
+    src = (Cast(float32, x) + 0.5) / scale - 0.5
+    whole = floor(src)
+    s0 = clamp(Cast(int32, whole), 0, im.width() - 2)
+    out = Func(name)
+    out[x] = im[s0] * (1.0 - (src - whole)) + im[s0 + 1] * (src - whole)
+    s = Schedule()
+    s[out].vectorize("x", lanes)
+    return Pipeline(out), s, im, scale
+
+
+def test_a_resampling_reads_its_taps_by_calls_where_the_offsets_fit_int32() -> None:
+    pipeline, s, _, _ = _resample("sl_taps", 16)
+    body = lower(pipeline, s).body
+    calls = [n for n in walk(body) if isinstance(n, LookupCopy)]
+    assert calls and all(c.dtype == float32 and c.lanes == 16 for c in calls)
+    assert len({c.indices for c in calls}) == 2, "two taps, two index arrays"
+    # each split is entered on the fit of its offsets, else the loop runs as it was
+    guards = [
+        n
+        for n in walk(body)
+        if isinstance(n, IfThenElse)
+        and isinstance(n.else_case, For)
+        and any(isinstance(m, LookupCopy) for m in walk(n.then_case))
+    ]
+    assert guards and all(not any(isinstance(m, LookupCopy) for m in walk(g.else_case)) for g in guards)
+
+
+# scales whose 16 lanes span at most 32 input pixels (the permutes) and more (one by one);
+# widths whose last taps end at the image's last pixel (whole-vector reads must stop there)
+@pytest.mark.parametrize("scale", [0.5, 0.7, 1.0, 2.3, 0.3, 0.05])
+@pytest.mark.parametrize("lanes", [8, 16])
+@pytest.mark.parametrize("width", [17, 64, 1001])
+def test_a_resampling_matches_the_interpreter(scale: float, lanes: int, width: int) -> None:
+    pipeline, s, im, p = _resample(f"sl_resample_{lanes}_{width}", lanes)
+    a = np.random.default_rng(width).random(width, dtype=np.float32)
+    n = max(1, round(width * scale))
+    args = {im.name: a, p.name: scale}
+    want = interpret(pipeline, shape=(n,), **args)
+    for threads in (None, 1):
+        np.testing.assert_array_equal(compile(pipeline, s, threads=threads)(shape=(n,), **args), want)
