@@ -69,14 +69,22 @@ static inline void saline_stream_fence(void) {
 #endif
 }
 
+/* The first element of a window of `size` elements of a table of `limit` elements (from its base
+ * on) that holds the offsets lo .. lo + span - 1, all inside the table: lo, or less where the
+ * window would pass the table's end; -1 where the table is shorter than the window (whole-vector
+ * loads would then leave it, and masked ones, slow on AMD Zen, read the offsets' range only). */
+static inline int64_t saline_window(int64_t lo, int64_t size, int64_t limit) {
+    int64_t base = lo + size <= limit ? lo : limit - size;
+    return base >= 0 ? base : -1;
+}
+
 /* dst[i] = table[idx[i]] for i < n: a byte table read at computed offsets (a tone curve's LUT;
  * scheduler.split_lookups). With AVX-512 VBMI, 64 offsets that span at most 1024 bytes go
- * through permutes: the table's bytes from the least offset
- * to the greatest are read with masked loads, so no byte outside that range is touched (and every
- * byte in it lies in the buffer of the two that are read), then each 128-byte segment of it is
- * permuted by the offsets' low 7 bits and kept where their segment matches. On the development
- * machine 0.14 against 0.26 ns a lookup for offsets spread like a photograph's; other cases read
- * byte by byte. */
+ * through permutes: a window of the table holding them is read 128 bytes at a time, each part
+ * permuted by the offsets' low 7 bits and kept where their part matches. The window lies in the
+ * table (saline_window), or is read with masked loads from the least offset to the greatest, so
+ * no byte outside the table is touched. On the development machine 0.14 against 0.26 ns a lookup
+ * for offsets spread like a photograph's (with masked loads); other cases read byte by byte. */
 static inline void saline_lookup_u8(uint8_t *restrict dst, const uint8_t *table, int64_t limit, const int32_t *restrict idx, int n) {
 #if defined(__x86_64__) && defined(__AVX512VBMI__) && defined(__AVX512BW__)
     if (n == 64) {
@@ -87,30 +95,33 @@ static inline void saline_lookup_u8(uint8_t *restrict dst, const uint8_t *table,
         __m512i hi4 = _mm512_max_epi32(_mm512_max_epi32(q[0], q[1]), _mm512_max_epi32(q[2], q[3]));
         int32_t lo = _mm512_reduce_min_epi32(lo4), span = _mm512_reduce_max_epi32(hi4) - lo + 1;
         if (span <= 1024) {
-            __m512i vlo = _mm512_set1_epi32(lo);
+            int32_t parts = (span + 127) / 128;
+            int64_t whole = saline_window(lo, 128 * (int64_t)parts, limit);
+            int64_t base = whole >= 0 ? whole : lo; /* offsets from base: below 128 parts */
+            __m512i vbase = _mm512_set1_epi32((int32_t)base);
             __m256i w[4];
             for (int k = 0; k < 4; k++)
-                w[k] = _mm512_cvtepi32_epi16(_mm512_sub_epi32(q[k], vlo));
+                w[k] = _mm512_cvtepi32_epi16(_mm512_sub_epi32(q[k], vbase));
             __m512i w0 = _mm512_inserti64x4(_mm512_castsi256_si512(w[0]), w[1], 1);
             __m512i w1 = _mm512_inserti64x4(_mm512_castsi256_si512(w[2]), w[3], 1);
             __m512i rel = _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi16_epi8(w0)), _mm512_cvtepi16_epi8(w1), 1);
-            __m512i seg = _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi16_epi8(_mm512_srli_epi16(w0, 7))),
-                                             _mm512_cvtepi16_epi8(_mm512_srli_epi16(w1, 7)), 1);
+            __m512i part = _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi16_epi8(_mm512_srli_epi16(w0, 7))),
+                                              _mm512_cvtepi16_epi8(_mm512_srli_epi16(w1, 7)), 1);
             __m512i out = _mm512_setzero_si512();
-            const uint8_t *window = table + lo;
-            for (int32_t s = 0; s * 128 < span; s++) {
-                int32_t left = span - s * 128, right = left - 64;
-                __mmask64 m0 = left >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << left) - 1);
-                __mmask64 m1 = right >= 64 ? ~(__mmask64)0 : right <= 0 ? 0 : (((__mmask64)1 << right) - 1);
+            const uint8_t *window = table + base;
+            for (int32_t s = 0; s < parts; s++) {
                 __m512i t0, t1;
-                if (lo + s * 128 + 128 <= limit) { /* masked loads are slow on AMD Zen: whole ones */
+                if (whole >= 0) {
                     t0 = _mm512_loadu_si512(window + s * 128);
                     t1 = _mm512_loadu_si512(window + s * 128 + 64);
                 } else {
+                    int32_t left = span - s * 128, right = left - 64; /* bytes of the range from each half on */
+                    __mmask64 m0 = left >= 64 ? ~(__mmask64)0 : (((__mmask64)1 << left) - 1);
+                    __mmask64 m1 = right >= 64 ? ~(__mmask64)0 : right <= 0 ? 0 : (((__mmask64)1 << right) - 1);
                     t0 = _mm512_maskz_loadu_epi8(m0, window + s * 128);
                     t1 = _mm512_maskz_loadu_epi8(m1, window + s * 128 + 64);
                 }
-                __mmask64 here = _mm512_cmpeq_epi8_mask(seg, _mm512_set1_epi8((char)s));
+                __mmask64 here = _mm512_cmpeq_epi8_mask(part, _mm512_set1_epi8((char)s));
                 out = _mm512_mask_mov_epi8(out, here, _mm512_permutex2var_epi8(t0, rel, t1));
             }
             _mm512_storeu_si512(dst, out);
@@ -123,9 +134,9 @@ static inline void saline_lookup_u8(uint8_t *restrict dst, const uint8_t *table,
 }
 
 /* dst[i] = table[idx[i]] for i < n, 32-bit elements (a resampling's taps; scheduler.split_lookups).
- * With AVX-512, 16 (or 8) offsets that span at most 32 (or 16) elements are one permute of the
- * two vectors of the table from the least offset on, read with masked loads that stop at the
- * greatest (nothing outside the range of offsets is touched); other groups read one by one. */
+ * With AVX-512, 16 (or 8) offsets that span at most 32 (or 16) elements are one permute of two
+ * vectors of a window of the table that holds them (saline_window; or masked loads over the
+ * offsets' range where the table is shorter); other groups read one by one. */
 static inline void saline_lookup_u32(uint32_t *restrict dst, const uint32_t *table, int64_t limit, const int32_t *restrict idx, int n) {
     int i = 0;
 #if defined(__x86_64__) && defined(__AVX512F__) && defined(__AVX512VL__)
@@ -137,18 +148,18 @@ static inline void saline_lookup_u32(uint32_t *restrict dst, const uint32_t *tab
                 dst[k] = table[idx[k]];
             continue;
         }
-        int32_t span = hi - lo + 1;
-        __mmask16 m0 = (__mmask16)(span >= 16 ? 0xffffu : (1u << span) - 1u);
-        __mmask16 m1 = (__mmask16)(span <= 16 ? 0u : (1u << (span - 16)) - 1u);
+        int64_t whole = saline_window(lo, 32, limit), base = whole >= 0 ? whole : lo;
         __m512i t0, t1;
-        if (lo >= 0 && lo + 32 <= limit) { /* masked loads are slow on AMD Zen: whole ones */
-            t0 = _mm512_loadu_si512(table + lo);
-            t1 = _mm512_loadu_si512(table + lo + 16);
+        if (whole >= 0) {
+            t0 = _mm512_loadu_si512(table + base);
+            t1 = _mm512_loadu_si512(table + base + 16);
         } else {
-            t0 = _mm512_maskz_loadu_epi32(m0, table + lo);
-            t1 = _mm512_maskz_loadu_epi32(m1, table + lo + 16);
+            int32_t span = hi - lo + 1;
+            t0 = _mm512_maskz_loadu_epi32((__mmask16)(span >= 16 ? 0xffffu : (1u << span) - 1u), table + base);
+            t1 = _mm512_maskz_loadu_epi32((__mmask16)(span <= 16 ? 0u : (1u << (span - 16)) - 1u), table + base + 16);
         }
-        _mm512_storeu_si512(dst + i, _mm512_permutex2var_epi32(t0, _mm512_sub_epi32(q, _mm512_set1_epi32(lo)), t1));
+        __m512i rel = _mm512_sub_epi32(q, _mm512_set1_epi32((int32_t)base));
+        _mm512_storeu_si512(dst + i, _mm512_permutex2var_epi32(t0, rel, t1));
     }
     for (; i + 8 <= n; i += 8) {
         __m256i q = _mm256_loadu_si256((const __m256i *)(idx + i));
@@ -162,18 +173,18 @@ static inline void saline_lookup_u32(uint32_t *restrict dst, const uint32_t *tab
                 dst[k] = table[idx[k]];
             continue;
         }
-        int32_t span = hi - lo + 1;
-        __mmask8 m0 = (__mmask8)(span >= 8 ? 0xffu : (1u << span) - 1u);
-        __mmask8 m1 = (__mmask8)(span <= 8 ? 0u : (1u << (span - 8)) - 1u);
+        int64_t whole = saline_window(lo, 16, limit), base = whole >= 0 ? whole : lo;
         __m256i t0, t1;
-        if (lo >= 0 && lo + 16 <= limit) {
-            t0 = _mm256_loadu_si256((const __m256i *)(table + lo));
-            t1 = _mm256_loadu_si256((const __m256i *)(table + lo + 8));
+        if (whole >= 0) {
+            t0 = _mm256_loadu_si256((const __m256i *)(table + base));
+            t1 = _mm256_loadu_si256((const __m256i *)(table + base + 8));
         } else {
-            t0 = _mm256_maskz_loadu_epi32(m0, table + lo);
-            t1 = _mm256_maskz_loadu_epi32(m1, table + lo + 8);
+            int32_t span = hi - lo + 1;
+            t0 = _mm256_maskz_loadu_epi32((__mmask8)(span >= 8 ? 0xffu : (1u << span) - 1u), table + base);
+            t1 = _mm256_maskz_loadu_epi32((__mmask8)(span <= 8 ? 0u : (1u << (span - 8)) - 1u), table + base + 8);
         }
-        _mm256_storeu_si256((__m256i *)(dst + i), _mm256_permutex2var_epi32(t0, _mm256_sub_epi32(q, _mm256_set1_epi32(lo)), t1));
+        __m256i rel = _mm256_sub_epi32(q, _mm256_set1_epi32((int32_t)base));
+        _mm256_storeu_si256((__m256i *)(dst + i), _mm256_permutex2var_epi32(t0, rel, t1));
     }
 #endif
     for (; i < n; i++)
