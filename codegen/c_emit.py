@@ -422,7 +422,7 @@ class CEmitter:
                 size = n * (t.bits // 8)
                 return [f"{pad}saline_stream_store(&{self.bufs[buf]}[{self.expr(idx)}], {self.bufs[src]}, {size});"]
             case LookupCopy(buffer=buf, index=idx, table=table, indices=ix, lanes=n, dtype=t, limit=lim):
-                u = f"uint{t.bits}_t"
+                u = "uint8_t" if t.bits == 8 else "saline_u32_any"
                 dst, src = f"({u} *)&{self.bufs[buf]}[{self.expr(idx)}]", f"(const {u} *){self.bufs[table]}"
                 return [f"{pad}saline_lookup_u{t.bits}({dst}, {src}, {self.expr(lim)}, {self.bufs[ix]}, {n});"]
             case IfThenElse(cond=c, then_case=t, else_case=e):

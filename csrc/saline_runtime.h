@@ -93,8 +93,10 @@ static inline void saline_lookup_u8(uint8_t *restrict dst, const uint8_t *table,
             q[k] = _mm512_loadu_si512(idx + 16 * k);
         __m512i lo4 = _mm512_min_epi32(_mm512_min_epi32(q[0], q[1]), _mm512_min_epi32(q[2], q[3]));
         __m512i hi4 = _mm512_max_epi32(_mm512_max_epi32(q[0], q[1]), _mm512_max_epi32(q[2], q[3]));
-        int32_t lo = _mm512_reduce_min_epi32(lo4), span = _mm512_reduce_max_epi32(hi4) - lo + 1;
-        if (span <= 1024) {
+        int32_t lo = _mm512_reduce_min_epi32(lo4);
+        int64_t span64 = (int64_t)_mm512_reduce_max_epi32(hi4) - lo + 1; /* int64: offsets of both signs */
+        if (span64 <= 1024) {
+            int32_t span = (int32_t)span64;
             int32_t parts = (span + 127) / 128;
             int64_t whole = saline_window(lo, 128 * (int64_t)parts, limit);
             int64_t base = whole >= 0 ? whole : lo; /* offsets from base: below 128 parts */
@@ -137,7 +139,11 @@ static inline void saline_lookup_u8(uint8_t *restrict dst, const uint8_t *table,
  * With AVX-512, 16 (or 8) offsets that span at most 32 (or 16) elements are one permute of two
  * vectors of a window of the table that holds them (saline_window; or masked loads over the
  * offsets' range where the table is shorter); other groups read one by one. */
-static inline void saline_lookup_u32(uint32_t *restrict dst, const uint32_t *table, int64_t limit, const int32_t *restrict idx, int n) {
+/* 32-bit elements of any type (float tables too): may_alias, so reading a float table through it
+ * is not a strict-aliasing violation */
+typedef uint32_t __attribute__((may_alias)) saline_u32_any;
+
+static inline void saline_lookup_u32(saline_u32_any *restrict dst, const saline_u32_any *table, int64_t limit, const int32_t *restrict idx, int n) {
     int i = 0;
 #if defined(__x86_64__) && defined(__AVX512F__) && defined(__AVX512VL__)
     for (; i + 16 <= n; i += 16) {

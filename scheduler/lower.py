@@ -332,12 +332,16 @@ def split_table_lookups(state: Lowering) -> Lowering:
     arithmetic, scalar reads and the vector rest (`scheduler.split_lookups`)."""
     assert state.body is not None
     limits = {info.name: _span(info) for info in (*state.inputs, *state.outputs)}
+    sizes: dict[str, set[Expr]] = {}
     for n in walk(state.body):
         if isinstance(n, Allocate):
             size: Expr = c64(1)
             for extent in n.extents:
-                size = Mul(size, extent)
-            limits[n.name] = simplify(size)
+                size = Mul(size, Max(extent, c64(0)))  # as saline_product counts them
+            sizes.setdefault(n.name, set()).add(simplify(size))
+    # a name allocated with two sizes (copies of a loop nest whose extents differ) gets none: the
+    # size would not be known to be the enclosing allocation's
+    limits.update({name: next(iter(found)) for name, found in sizes.items() if len(found) == 1})
     state.body = split_lookups(state.body, limits)
     return state
 
