@@ -135,17 +135,17 @@ static inline void saline_lookup_u8(uint8_t *restrict dst, const uint8_t *table,
         dst[i] = table[idx[i]];
 }
 
-/* dst[i] = table[idx[i]] for i < n, 32-bit elements (a resampling's taps; scheduler.split_lookups).
- * With AVX-512, 16 (or 8) offsets that span at most 32 (or 16) elements are one permute of two
- * vectors of a window of the table that holds them (saline_window; or masked loads over the
- * offsets' range where the table is shorter); other groups read one by one. */
 /* 32-bit elements of any type (float tables too): may_alias, so reading a float table through it
  * is not a strict-aliasing violation */
 typedef uint32_t __attribute__((may_alias)) saline_u32_any;
 
+/* dst[i] = table[idx[i]] for i < n, 32-bit elements (a resampling's taps; scheduler.split_lookups).
+ * With AVX-512, each 16 offsets that span at most 32 elements are one permute of two vectors of a
+ * window of the table that holds them (saline_window; or masked loads over the offsets' range
+ * where the table is shorter); other groups, and a tail of fewer than 16, read one by one. */
 static inline void saline_lookup_u32(saline_u32_any *restrict dst, const saline_u32_any *table, int64_t limit, const int32_t *restrict idx, int n) {
     int i = 0;
-#if defined(__x86_64__) && defined(__AVX512F__) && defined(__AVX512VL__)
+#if defined(__x86_64__) && defined(__AVX512F__)
     for (; i + 16 <= n; i += 16) {
         __m512i q = _mm512_loadu_si512(idx + i);
         int32_t lo = _mm512_reduce_min_epi32(q), hi = _mm512_reduce_max_epi32(q);
@@ -166,31 +166,6 @@ static inline void saline_lookup_u32(saline_u32_any *restrict dst, const saline_
         }
         __m512i rel = _mm512_sub_epi32(q, _mm512_set1_epi32((int32_t)base));
         _mm512_storeu_si512(dst + i, _mm512_permutex2var_epi32(t0, rel, t1));
-    }
-    for (; i + 8 <= n; i += 8) {
-        __m256i q = _mm256_loadu_si256((const __m256i *)(idx + i));
-        int32_t lo = idx[i], hi = idx[i];
-        for (int k = i + 1; k < i + 8; k++) {
-            lo = idx[k] < lo ? idx[k] : lo;
-            hi = idx[k] > hi ? idx[k] : hi;
-        }
-        if ((int64_t)hi - lo >= 16) {
-            for (int k = i; k < i + 8; k++)
-                dst[k] = table[idx[k]];
-            continue;
-        }
-        int64_t whole = saline_window(lo, 16, limit), base = whole >= 0 ? whole : lo;
-        __m256i t0, t1;
-        if (whole >= 0) {
-            t0 = _mm256_loadu_si256((const __m256i *)(table + base));
-            t1 = _mm256_loadu_si256((const __m256i *)(table + base + 8));
-        } else {
-            int32_t span = hi - lo + 1;
-            t0 = _mm256_maskz_loadu_epi32((__mmask8)(span >= 8 ? 0xffu : (1u << span) - 1u), table + base);
-            t1 = _mm256_maskz_loadu_epi32((__mmask8)(span <= 8 ? 0u : (1u << (span - 8)) - 1u), table + base + 8);
-        }
-        __m256i rel = _mm256_sub_epi32(q, _mm256_set1_epi32((int32_t)base));
-        _mm256_storeu_si256((__m256i *)(dst + i), _mm256_permutex2var_epi32(t0, rel, t1));
     }
 #endif
     for (; i < n; i++)
