@@ -380,7 +380,7 @@ class CEmitter:
         pad = _pad(indent)
         match s:
             case Block(stmts=ss):
-                return [line for x in ss for line in self.stmt(x, indent)]
+                return [line for run in _store_runs(ss) for line in self._run(run, indent)]
             case Nop():
                 return []
             case For(kind="parallel"):
@@ -458,6 +458,22 @@ class CEmitter:
                     f"{pad}}}",
                 ]
         raise TypeError(f"no C rule for statement {type(s).__name__}")
+
+    def _run(self, run: list[Stmt], indent: int) -> list[str]:
+        """One statement, or consecutive Stores with the values they share computed once ahead
+        of them (`shared_subexpressions`): the copies of an unrolled loop share what does not
+        depend on the loop, and the C compiler cannot share it itself when a store between
+        them might write what it reads (intermediate buffers are not `restrict`)."""
+        if len(run) == 1:
+            return self.stmt(run[0], indent)
+        lets, stores = shared_subexpressions(run, f"xcse{self.loop_counter}.{len(self.vars.table)}")
+        if not lets:
+            return [line for x in run for line in self.stmt(x, indent)]
+        pad = _pad(indent)
+        lines = [f"{pad}{{"]
+        for var, value in lets:
+            lines.append(f"{pad}    const {value.dtype.c_name} {self.vars[var.name]} = {self.expr(value)};")
+        return [*lines, *(line for x in stores for line in self.stmt(x, indent + 1)), f"{pad}}}"]
 
     def _parallel_for(self, s: For, indent: int) -> list[str]:
         """A parallel loop: its body becomes a task function of one iteration, which reads the
@@ -560,6 +576,48 @@ def common_subexpressions(exprs: tuple[Expr, ...], prefix: str) -> tuple[list[tu
         lets.append((var, substitute(n, mapping) if mapping else n))
         mapping[n] = var
     return lets, tuple(substitute(e, mapping) for e in exprs)
+
+
+def _store_runs(stmts: tuple[Stmt, ...]) -> list[list[Stmt]]:
+    """`stmts` in order, consecutive Stores grouped together, every other statement alone."""
+    runs: list[list[Stmt]] = []
+    for x in stmts:
+        if isinstance(x, Store) and runs and isinstance(runs[-1][-1], Store):
+            runs[-1].append(x)
+        else:
+            runs.append([x])
+    return runs
+
+
+def shared_subexpressions(stores: list[Stmt], prefix: str) -> tuple[list[tuple[Var, Expr]], list[Stmt]]:
+    """Let-bind every non-leaf subexpression that occurs in more than one of `stores` (Stores run
+    in order) and reads no buffer any of them writes, so its value is the same before the first
+    store as where each store computes it; the stores with those subexpressions replaced. The
+    rest (what reads a written buffer, what one store alone uses) is left to each store's own
+    `common_subexpressions`."""
+    written = {x.buffer for x in stores if isinstance(x, Store)}
+    seen: Counter[Expr] = Counter()
+    for x in stores:
+        assert isinstance(x, Store)
+        seen.update({n for e in (x.index, x.value) for n in walk(e) if isinstance(n, Expr) and not _is_leaf(n)})
+    shared = [
+        n for n, k in seen.items() if k > 1 and not any(isinstance(m, Load) and m.buffer in written for m in walk(n))
+    ]
+    if not shared:
+        return [], stores
+    sizes = {n: sum(1 for _ in walk(n)) for n in shared}
+    shared.sort(key=sizes.__getitem__)
+    mapping: dict[Expr, Expr] = {}
+    lets = []
+    for k, n in enumerate(shared):
+        var = Var(f"{prefix}.{k}", n.dtype)
+        lets.append((var, substitute(n, mapping) if mapping else n))
+        mapping[n] = var
+    out: list[Stmt] = []
+    for x in stores:
+        assert isinstance(x, Store)
+        out.append(Store(x.buffer, substitute(x.index, mapping), substitute(x.value, mapping)))
+    return lets, out
 
 
 # gcc 12.2 miscompiles loops that vectorize a comparison of 8- or 16-bit integers whose result
