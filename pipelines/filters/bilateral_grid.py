@@ -52,18 +52,22 @@ def bilateral_grid() -> Filter:
     # The pixels of grid cells -2 .. (W-1)/s + 3 in x (and likewise in y), the cells the blurs
     # and the slicing read; cell = (pixel + s/2) / s, so cell i holds pixels i s - s/2 .. i s + s/2 - 1.
     cells_x, cells_y = (image.width() - 1) / s + 6, (image.height() - 1) / s + 6
-    pixels = RDom([(-2 * s - s / 2, cells_x * s), (-2 * s - s / 2, cells_y * s)], name="r")
-    level = clamp(gray[pixels.x, pixels.y], 0.0, 1.0)
+    # Cell (i, j) holds the pixels i s - s/2 .. i s + s/2 - 1 (likewise in y), the pixels nearest
+    # to it; cells -2 .. (size - 1) / s + 3 are read by the blurs. The RDom walks the pixels of
+    # one cell (dx innermost, then dy), then the cells; so each bin sums its pixels in scan order.
+    # The cell coordinates stand alone on the left, so different cells are independent and a
+    # schedule may run them in parallel (Halide's histogram(x, y, z, c) over r in [0, s)^2; a pure
+    # Var may not appear inside an update argument here, so the cells are RVars).
+    r = RDom([(0, s), (0, s), (-2, cells_x), (-2, cells_y)], name="r")
+    px, py = r[2] * s + r[0] - s / 2, r[3] * s + r[1] - s / 2
+    level = clamp(gray[px, py], 0.0, 1.0)
     histogram = Func("histogram")
     histogram[x, y, z, c] = 0.0
-    # A scatter over all pixels, serial: Saline does not accept Halide's form, histogram(x, y,
-    # zi(x, y, r), c) over the s x s pixels of each cell, as an update argument may not use a
-    # pure Var. clamped reads channel 2 for c = 3, where the select takes the weight 1 instead.
-    cell_x, cell_y = (pixels.x + s / 2) / s, (pixels.y + s / 2) / s
     # The clamp changes no value (level is in [0, 1]) but bounds the scattered z for bounds
-    # inference, which cannot see through a float-to-int cast.
+    # inference, which cannot see through a float-to-int cast. clamped reads channel 2 for c = 3,
+    # where the select takes the weight 1 instead.
     bin_z = clamp(cast(int32, level * inv_r + 0.5), 0, cast(int32, inv_r + 0.5))
-    histogram[cell_x, cell_y, bin_z, c] += select(c < 3, clamped[pixels.x, pixels.y, c], 1.0)
+    histogram[r[2], r[3], bin_z, c] += select(c < 3, clamped[px, py, c], 1.0)
 
     at = (x, y, z, c)
     blurz, blurx, blury = Func("blurz"), Func("blurx"), Func("blury")
