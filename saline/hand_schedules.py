@@ -280,6 +280,9 @@ def _interpolate(f: Filter) -> Schedule:
             stage = s[name].compute_root().reorder("x", "c", "y")
             stage.split("y", "yo", "yi", 8).parallel("yo").vectorize("x", ROW)
     _strips(s, out, rows=8, lanes=ROW)
+    # the output (63 MB at 2560x1536) written around the caches: 17.2 -> 16.5 ms with 2 threads,
+    # 27.9 -> 27.2 with 1, in one process (Halide 20.4 and 36.3)
+    s[out].stream()
     return s
 
 
