@@ -599,7 +599,9 @@ def shared_subexpressions(stores: list[Stmt], prefix: str) -> tuple[list[tuple[V
     seen: Counter[Expr] = Counter()
     for x in stores:
         assert isinstance(x, Store)
-        seen.update({n for e in (x.index, x.value) for n in walk(e) if isinstance(n, Expr) and not _is_leaf(n)})
+        # each once per store, in the order met: the lets come out the same in every process
+        parts = (n for e in (x.index, x.value) for n in walk(e) if isinstance(n, Expr) and not _is_leaf(n))
+        seen.update(list(dict.fromkeys(parts)))
     shared = [
         n for n, k in seen.items() if k > 1 and not any(isinstance(m, Load) and m.buffer in written for m in walk(n))
     ]

@@ -4,6 +4,11 @@ buffer one of the copies writes, which must be read where each copy reads it."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import numpy as np
 
 from codegen.c_emit import shared_subexpressions
@@ -92,3 +97,29 @@ def test_a_later_copy_reads_what_an_earlier_copy_wrote():
     data = RNG.random(29, dtype=np.float32)
     (got,) = assert_matches_reference(f, {"im": data}, shape=(4, 29), schedule=s)
     np.testing.assert_array_equal(got[1], got[0] + data * np.float32(2))  # f[x, 0] after its update
+
+
+COLOUR_MATRIX_SOURCE = """
+from codegen.c_emit import emit_c
+from pipelines.filters import FILTERS
+from saline.hand_schedules import hand_schedule
+from scheduler.lower import lower
+f = FILTERS["colour_matrix"]()
+print(emit_c(lower(f.pipeline, hand_schedule(f))))
+"""
+
+
+def test_the_shared_values_come_out_in_the_same_order_whatever_the_hash_seed():
+    # the C source is the compile cache's key: an order that follows set iteration (string
+    # hashes) would make every process compile the pipeline anew. colour_matrix's 3 channels,
+    # unrolled, share the offsets of the 3 values each reads (an order that did vary once)
+    root = Path(__file__).resolve().parents[2]
+    sources = []
+    for seed in ("1", "2", "3"):
+        env = {**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": str(root)}
+        run = subprocess.run(
+            [sys.executable, "-c", COLOUR_MATRIX_SOURCE], env=env, capture_output=True, text=True, check=True
+        )
+        assert "xcse" in run.stdout
+        sources.append(run.stdout)
+    assert sources[0] == sources[1] == sources[2]
