@@ -63,6 +63,7 @@ from pipelines.types import DType, int32
 from scheduler.infer_bounds import buffer_symbol
 from scheduler.loopir import (
     Allocate,
+    Average,
     Block,
     Check,
     For,
@@ -190,6 +191,9 @@ class CEmitter:
             FastPow: lambda e: self._pow("saline_fast_powf", e),
             FractionalPow: lambda e: (
                 f"saline_{'fast_' if e.fast else ''}powf_fractional({self.expr(e.a)}, {self.expr(e.b)})"
+            ),
+            Average: lambda e: (
+                f"saline_avg_{'up' if e.up else 'down'}_{type_suffix(e.dtype)}({self.expr(e.a)}, {self.expr(e.b)})"
             ),
             NonNegativePow: lambda e: (
                 f"saline_{'fast_' if e.fast else ''}powf_nonnegative"

@@ -249,6 +249,19 @@ SALINE_MINMAX(uint32_t, u32)
 SALINE_MINMAX(float, f32)
 SALINE_MINMAX(double, f64)
 
+/* The average of two unsigned integers rounded up or down, in their own type (scheduler.averages):
+ * a + b = 2 (a & b) + (a ^ b) and a | b = (a & b) + (a ^ b). gcc vectorizes a chain of these in
+ * the narrow type, where it widens every lane for the same averages written as (a + b + 1) >> 1
+ * in a wider type (it finds pavgb for one average, not for an average of averages). */
+#define SALINE_AVERAGE(T, S) \
+    static inline T saline_avg_up_##S(T a, T b) { return (T)((a | b) - ((a ^ b) >> 1)); } \
+    static inline T saline_avg_down_##S(T a, T b) { return (T)((a & b) + ((a ^ b) >> 1)); }
+
+SALINE_AVERAGE(uint8_t, u8)
+SALINE_AVERAGE(uint16_t, u16)
+SALINE_AVERAGE(uint32_t, u32)
+SALINE_AVERAGE(uint64_t, u64)
+
 /* select(c, a, b) on floats, as a call: both values are computed before it (which is safe, see
  * codegen.c_emit.common_subexpressions), so in a vector loop gcc blends two vectors; for a C
  * `c ? powf(...) : 0` it computes the branch under a mask instead, 10% slower for float pow. */

@@ -68,6 +68,18 @@ class NonNegativePow(Expr):
 
 
 @node
+class Average(Expr):
+    """The average of two unsigned integers of type `dtype`, rounded up (`up`) or down, computed
+    without widening (scheduler.averages): the value of `(cast(W, a) + cast(W, b) + up) / 2`
+    for any integer type W that holds the sum."""
+
+    a: Expr
+    b: Expr
+    up: bool
+    dtype: DType
+
+
+@node
 class Provide(Stmt):
     """Write a Func's value at coordinates (before storage flattening)."""
 

@@ -20,6 +20,7 @@ from pipelines.mutator import substitute, walk
 from pipelines.pipeline import Pipeline
 from pipelines.types import DType, int64
 from scheduler.auto import auto_schedule
+from scheduler.averages import narrow_averages
 from scheduler.flatten import Layout, dense_layout, flatten_storage, passed_layout
 from scheduler.infer_bounds import buffer_symbol, infer_bounds
 from scheduler.inject import ROOT, inject, storage_vars
@@ -400,6 +401,14 @@ def stream(state: Lowering) -> Lowering:
     return state
 
 
+def narrow(state: Lowering) -> Lowering:
+    """Rounding averages of two narrow unsigned values computed in their own type
+    (scheduler.averages)."""
+    assert state.body is not None
+    state.body = narrow_averages(state.body)
+    return state
+
+
 def _always_true(c: Check) -> bool:
     return getattr(c.cond, "value", None) is True
 
@@ -422,6 +431,7 @@ PASSES: list[tuple[str, Callable[[Lowering], Lowering]]] = [
     ("specialize dense", specialize_dense),
     ("split table lookups", split_table_lookups),
     ("stream stores", stream),
+    ("narrow averages", narrow),
 ]
 
 
