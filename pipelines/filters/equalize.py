@@ -1,7 +1,8 @@
 """Histogram equalization of luminance, with OpenCV's `equalizeHist` arithmetic.
 
-Luminance is quantized to 256 bins (round(255 Y)); a histogram is built by an update over an
-RDom spanning the image (a scatter: the bin is data-dependent), its cumulative sum by a scan,
+Luminance is quantized to 256 bins (round(255 Y)); a histogram is built by updates over an
+RDom spanning the image (a scatter: the bin is data-dependent) into one partial histogram per
+strip of rows, which are then added up; its cumulative sum is a scan,
 and the look-up table is OpenCV's: lut[i] = round((cdf[i] - cdf_min) * 255 / (N - cdf_min)),
 where cdf_min is the count of the first non-empty bin and N the pixel count; a one-bin image is
 left as it is. Colour is kept by scaling each channel by equalized / original luminance (as
@@ -13,11 +14,12 @@ from __future__ import annotations
 from pipelines.expr import Var, cast, eq
 from pipelines.filters.common import Filter, c, colour_input, luminance, same_box, x, y
 from pipelines.func import Func, RDom
-from pipelines.ops import clamp, max, min, round, select
+from pipelines.ops import clamp, max, min, round, select, sum
 from pipelines.pipeline import Pipeline
 from pipelines.types import float32, int32
 
 BINS = 256
+STRIPS = 16  # strips of rows counted apart, into partial histograms
 
 
 def equalize_histogram() -> Filter:
@@ -27,10 +29,22 @@ def equalize_histogram() -> Filter:
     grey = luminance(image)
     bin_ = Func("bin")
     bin_[x, y] = clamp(cast(int32, round(grey[x, y] * float(BINS - 1))), 0, BINS - 1)
-    pixels = RDom([(image.dim(0).min(), image.width()), (image.dim(1).min(), image.height())], name="p")
+    # Counted in STRIPS partial histograms, one per strip of rows, then added up (integer counts:
+    # the same totals in any order). The strip stands alone on the left, so the partials are
+    # independent and a schedule can count strips in parallel.
+    x0, y0, w, h = image.dim(0).min(), image.dim(1).min(), image.width(), image.height()
+    rows = (h + STRIPS - 1) / STRIPS
+    p = RDom([(0, w), (0, rows), (0, STRIPS)], name="p")
+    py = p.z * rows + p.y
+    p.where(py < h)
+    partial = Func("hist_partial")
+    partial[i, y] = 0
+    # the clamp changes no counted pixel (the predicate skips the rest); it keeps the reads of
+    # `bin` inside the image for bounds inference, which does not use predicates
+    partial[bin_[x0 + p.x, y0 + min(py, h - 1)], p.z] += 1
+    strips = RDom([(0, STRIPS)], name="q")
     hist = Func("hist")
-    hist[i] = 0
-    hist[bin_[pixels.x, pixels.y]] += 1
+    hist[i] = sum(partial[i, strips.x])
     bins = RDom([(1, BINS - 1)], name="b")
     cdf = Func("cdf")
     cdf[i] = hist[i]

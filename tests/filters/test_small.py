@@ -8,8 +8,10 @@ import cv2
 import numpy as np
 import pytest
 
+from codegen.compile import compile
 from pipelines.filters import FILTERS
 from pipelines.interpret import interpret
+from saline.hand_schedules import hand_schedule
 from tests.filters.photos import PHOTOS, grey_of, photo
 
 
@@ -72,6 +74,17 @@ def test_equalize_histogram_of_grey_photo_is_opencv_equalize_hist() -> None:
     # Y = (0.299 + 0.587 + 0.114) v differs from v by float32 rounding, so out = v * eq / Y is
     # within a few ulps of eq / 255: 1e-3 of a level
     np.testing.assert_allclose(out * 255, np.broadcast_to(ref, img.shape), rtol=0, atol=1e-3)
+
+
+@pytest.mark.parametrize(("height", "width"), [(1, 9), (5, 33), (16, 7), (17, 40), (47, 3)])
+def test_equalize_histogram_hand_schedule_counts_every_row_once(height: int, width: int) -> None:
+    # the histogram is counted in STRIPS partial histograms of ceil(height / STRIPS) rows each
+    # (the last strips partly or wholly past the image): heights below, at and past STRIPS
+    f = FILTERS["equalize_histogram"]()
+    img = np.ascontiguousarray(photo("coffee")[:, 20 : 20 + height, 30 : 30 + width])
+    for threads in (None, 1):
+        out = compile(f.pipeline, hand_schedule(f), threads=threads)(shape=img.shape, input=img)
+        np.testing.assert_array_equal(out, _equalize_reference(img), err_msg=f"threads={threads}")
 
 
 def test_equalize_histogram_of_constant_image_keeps_it() -> None:
