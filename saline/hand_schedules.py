@@ -204,6 +204,10 @@ def _resize(f: Filter) -> Schedule:
     _strips(s, f.output.name, lanes=WIDE)
     stage = s["resize_x"].compute_root().reorder("x", "c", "y")
     stage.split("y", "yo", "yi", STRIP).parallel("yo").vectorize("x", WIDE)
+    if any(g.name == "taps_x" for g in f.pipeline.funcs):
+        # bicubic's 4 weights per output column, once per column instead of once per pixel of
+        # the x pass: resize_bicubic 11.58 -> 11.35 ms with 1 thread, one process (Halide 11.47)
+        s["taps_x"].compute_root().bound("k", 0, 4).reorder("k", "x").unroll("k").vectorize("x", WIDE)
     return s
 
 

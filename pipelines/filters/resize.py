@@ -18,10 +18,10 @@ import builtins
 from typing import Any
 
 from pipelines.boundary import repeat_edge
-from pipelines.expr import Expr, Param, cast
+from pipelines.expr import Expr, Param, Var, cast
 from pipelines.filters.common import Filter, c, colour_input, x, y
 from pipelines.func import Func
-from pipelines.ops import clamp, floor, max
+from pipelines.ops import clamp, floor, max, select
 from pipelines.pipeline import Pipeline
 from pipelines.types import float32, int32
 
@@ -84,7 +84,14 @@ def resize_bicubic() -> Filter:
     clamped = repeat_edge(image)
     sx, fx = _source(x, scale, image.width())
     sy, fy = _source(y, scale, image.height())
-    wx, wy = _cubic_weights(fx, a), _cubic_weights(fy, a)
+    wy = _cubic_weights(fy, a)
+    # the 4 weights of output column x, as a Func: the same for every row and channel, so a
+    # schedule can compute them once per column instead of once per pixel of the x pass
+    k = Var("k")
+    w = _cubic_weights(fx, a)
+    taps_x = Func("taps_x")
+    taps_x[x, k] = select(k < 1, w[0], k < 2, w[1], k < 3, w[2], w[3])
+    wx = [taps_x[x, t] for t in range(4)]
     rx, out = Func("resize_x"), Func("resize_bicubic")
     rx[x, y, c] = (
         wx[0] * clamped[sx - 1, y, c] + wx[1] * clamped[sx, y, c]
