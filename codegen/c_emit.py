@@ -571,15 +571,21 @@ def common_subexpressions(exprs: tuple[Expr, ...], prefix: str) -> tuple[list[tu
     repeated = [n for n, k in counts.items() if k > 1 or n in hoisted]
     if not repeated:
         return [], exprs
-    sizes = {n: sum(1 for _ in walk(n)) for n in repeated}
-    repeated.sort(key=sizes.__getitem__)
+    lets, mapping = _let_bind(repeated, prefix)
+    return lets, tuple(substitute(e, mapping) for e in exprs)
+
+
+def _let_bind(nodes: list[Expr], prefix: str) -> tuple[list[tuple[Var, Expr]], dict[Expr, Expr]]:
+    """A let per node, smallest first and each in terms of the lets before it, and the mapping
+    from each node to its variable."""
+    sizes = {n: sum(1 for _ in walk(n)) for n in nodes}
     mapping: dict[Expr, Expr] = {}
     lets = []
-    for k, n in enumerate(repeated):
+    for k, n in enumerate(sorted(nodes, key=sizes.__getitem__)):
         var = Var(f"{prefix}.{k}", n.dtype)
         lets.append((var, substitute(n, mapping) if mapping else n))
         mapping[n] = var
-    return lets, tuple(substitute(e, mapping) for e in exprs)
+    return lets, mapping
 
 
 def _store_runs(stmts: tuple[Stmt, ...]) -> list[list[Stmt]]:
@@ -611,14 +617,7 @@ def shared_subexpressions(stores: list[Stmt], prefix: str) -> tuple[list[tuple[V
     ]
     if not shared:
         return [], stores
-    sizes = {n: sum(1 for _ in walk(n)) for n in shared}
-    shared.sort(key=sizes.__getitem__)
-    mapping: dict[Expr, Expr] = {}
-    lets = []
-    for k, n in enumerate(shared):
-        var = Var(f"{prefix}.{k}", n.dtype)
-        lets.append((var, substitute(n, mapping) if mapping else n))
-        mapping[n] = var
+    lets, mapping = _let_bind(shared, prefix)
     out: list[Stmt] = []
     for x in stores:
         assert isinstance(x, Store)

@@ -260,7 +260,6 @@ SALINE_MINMAX(double, f64)
 SALINE_AVERAGE(uint8_t, u8)
 SALINE_AVERAGE(uint16_t, u16)
 SALINE_AVERAGE(uint32_t, u32)
-SALINE_AVERAGE(uint64_t, u64)
 
 /* select(c, a, b) on floats, as a call: both values are computed before it (which is safe, see
  * codegen.c_emit.common_subexpressions), so in a vector loop gcc blends two vectors; for a C
