@@ -316,7 +316,12 @@ def _camera_pipe(f: Filter) -> Schedule:
         s[name].compute_root()
     s["curve"].vectorize("x", WIDE)
     s[out].reorder("x", "c", "y").split("y", "yo", "yi", 2 * STRIP).parallel("yo").vectorize("x", lanes)
-    s["curved"].compute_at(out, "yo").reorder("x", "c", "y").vectorize("x", lanes)
+    # curved in vectors of 512: each LookupCopy call (scheduler.split_lookups) loads the 1024-byte
+    # curve into registers once for 512 lookups. At 2560x1536 in one process: 6.71 -> 5.94 ms
+    # with 1 thread (Halide 6.12) and 5.17 -> 4.27 with 2 (Halide 5.24), against 64 lanes; 256
+    # lanes 6.16 and 4.49, 1024 lanes 6.60 against 6.21 at 512 (a row of 2528 in 3 vectors of
+    # 1024 computes a fifth of it twice).
+    s["curved"].compute_at(out, "yo").reorder("x", "c", "y").vectorize("x", 8 * lanes)
     # `corrected` inlined into curved: scheduler.split_lookups computes the curve's indices, and
     # with them corrected's arithmetic, in vectors. Computed per vector of curved (Halide's), its
     # int16 stores were read back by a wider vector load right after them, which waits for the

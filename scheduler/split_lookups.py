@@ -35,7 +35,10 @@ int32 (bounds inference over the lanes), is instead
       <the copy above>
 
 camera_pipe at 2560x1536 on 1 thread, in one process: 9.41 -> 9.10 ms with the call reading
-int64 offsets, 9.71 -> 8.64 with int32 ones (Halide 6.0).
+int64 offsets, 9.71 -> 8.64 with int32 ones (Halide 6.0). Such a copy splits up to
+MAX_COPY_LANES lanes wide (other loops up to MAX_LANES), its byte-by-byte branch then a loop:
+a call loads a table of up to 1024 bytes into registers once for all its lanes, so camera_pipe's
+hand schedule runs curved in vectors of 512 (6.71 -> 5.94 ms against 64, Halide 6.12).
 
 A vector loop over a multiple of 16 lanes with no such table but with 32-bit loads at a
 coordinate computed from the lane through a float (a resampling's taps, `_wide_lookups`), each
@@ -71,7 +74,12 @@ from scheduler.simplify import simplify
 from scheduler.version_clamps import LaneBounds, fit_condition
 
 MAX_LANES = 64
-"""Widest loop split: its index and value arrays live on the stack."""
+"""Widest loop split in general: its index and value arrays live on the stack, and its read loop
+is unrolled."""
+MAX_COPY_LANES = 1024
+"""Widest loop split into a byte table's LookupCopy: saline_lookup_u8 loads a table of up to 1024
+bytes into registers once a call, so a wider call spreads that over more lookups (the index
+array, 4 KiB at most, lives on the stack)."""
 
 
 def split_lookups(stmt: Stmt, limits: dict[str, Expr] | None = None) -> Stmt:
@@ -82,7 +90,10 @@ def split_lookups(stmt: Stmt, limits: dict[str, Expr] | None = None) -> Stmt:
 
 
 def _split(loop: For, limits: dict[str, Expr]) -> Stmt | None:
-    if loop.kind != "vectorized" or not isinstance(loop.extent, Const) or not 0 < int(loop.extent.value) <= MAX_LANES:
+    if loop.kind != "vectorized" or not isinstance(loop.extent, Const):
+        return None
+    extent = int(loop.extent.value)
+    if not 0 < extent <= MAX_COPY_LANES:
         return None
     lets, store = _lets_and_store(loop.body)
     if store is None:
@@ -97,10 +108,10 @@ def _split(loop: For, limits: dict[str, Expr]) -> Stmt | None:
     if tainted is None:
         return None
     if wide:
-        return _gathered(loop, lets, tainted, store, wide, limits)
+        return _gathered(loop, lets, tainted, store, wide, limits) if extent <= MAX_LANES else None
 
     lane = simplify(Sub(Var(loop.name, int64), loop.min))
-    width = c64(int(loop.extent.value))  # type: ignore[attr-defined]
+    width = c64(extent)
     index_names = [f"{loop.name}.lookup.index.{k}" for k in range(len(lookups))]
     untainted = [(name, value) for name, value in lets if name not in tainted]
 
@@ -116,15 +127,19 @@ def _split(loop: For, limits: dict[str, Expr]) -> Stmt | None:
     }
     loops: list[Stmt] = [index_loop(int64)]
     values: list[tuple[str, Load]] = []
-    if store.value in reads and not any(isinstance(n, Var) and n.name in tainted for n in walk(store.index)):
-        # a copy of a table: the reads store to the destination (module docstring)
-        loops.append(again("unrolled", _with_lets(untainted, Store(store.buffer, store.index, reads[store.value]))))
-        one = len(lookups) == 1 and _bytes_in_a_row(loop, store, lets)
-        narrow = _narrow_condition(loop, lookups[0].index, lets) if one else None
+    copy = store.value in reads and not any(isinstance(n, Var) and n.name in tainted for n in walk(store.index))
+    one = copy and len(lookups) == 1 and _bytes_in_a_row(loop, store, lets)
+    narrow = _narrow_condition(loop, lookups[0].index, lets) if one else None
+    if extent > MAX_LANES and narrow is None:
+        return None
+    if copy:
+        # a copy of a table: the reads store to the destination (module docstring); one by one
+        # in a loop where a wide call's fallback would unroll to hundreds of reads
+        kind = "unrolled" if extent <= MAX_LANES else "serial"
+        loops.append(again(kind, _with_lets(untainted, Store(store.buffer, store.index, reads[store.value]))))
         if narrow is not None:
             # a byte table copied to consecutive bytes, at offsets that fit int32: one call
             start = simplify(substitute(store.index, {Var(loop.name, int64): loop.min}))
-            extent = int(loop.extent.value)  # type: ignore[attr-defined]
             limit = limits.get(lookups[0].buffer, c64(0))
             call = LookupCopy(store.buffer, start, lookups[0].buffer, index_names[0], extent, lookups[0].dtype, limit)
             fast = Allocate(index_names[0], int32, (width,), Block((index_loop(int32), call)))

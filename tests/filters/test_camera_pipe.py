@@ -16,9 +16,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from codegen.compile import compile
 from pipelines.filters import FILTERS
 from pipelines.filters.camera_pipe import MATRIX_3200, MATRIX_7000, mosaic
 from pipelines.interpret import interpret
+from saline.hand_schedules import hand_schedule
 from tests.filters.photos import photo
 
 f32 = np.float32
@@ -114,6 +116,17 @@ def test_camera_pipe_matches_numpy(stem: str) -> None:
     out = interpret(FILTERS["camera_pipe"]().pipeline, input=raw)
     assert out.shape == (3, raw.shape[0] - 24, raw.shape[1] - 32) and out.dtype == np.uint8
     np.testing.assert_array_equal(out, camera_reference(raw))
+
+
+def test_camera_pipe_hand_schedule_matches_numpy_in_wide_vectors() -> None:
+    # wide enough that the hand schedule's tone-curve lookups run 512 lanes a call (two whole
+    # vectors a row and a last one shifted back over the second), which read the curve whole
+    raw = mosaic(photo("coffee", 1201))
+    f = FILTERS["camera_pipe"]()
+    want = camera_reference(raw)
+    for threads in (None, 1):
+        got = compile(f.pipeline, hand_schedule(f), threads=threads)(shape=want.shape, input=raw)
+        np.testing.assert_array_equal(got, want, err_msg=f"threads={threads}")
 
 
 PARAMS = {"color_temp": 5500.0, "gamma": 1.6, "contrast": 80.0, "sharpen_strength": 2.5, "black_level": 40}

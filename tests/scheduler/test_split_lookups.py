@@ -181,6 +181,25 @@ def test_a_byte_table_copy_is_one_call_where_its_offsets_fit_int32() -> None:
         assert unrolled, "no byte-by-byte branch"
 
 
+def test_a_wide_byte_table_copy_is_one_call_with_a_loop_behind_it() -> None:
+    # past 64 lanes only the byte copy splits (one call for all lanes), and its fallback reads
+    # byte by byte in a loop, not unrolled
+    pipeline, s, _ = _byte_curve("sl_wide_call", 1024, lanes=512)
+    body = lower(pipeline, s).body
+    calls = {n for n in walk(body) if isinstance(n, LookupCopy)}
+    assert calls and all(c.lanes == 512 and c.limit != Const(0, int64) for c in calls)  # the table's length known
+    guards = [n for n in walk(body) if isinstance(n, IfThenElse)]
+    guards = [g for g in guards if any(isinstance(m, LookupCopy) for m in walk(g.then_case))]
+    assert guards
+    kinds = {m.kind for g in guards for m in walk(g.else_case) if isinstance(m, For)}
+    assert "serial" in kinds and "unrolled" not in kinds
+
+
+def test_a_wide_loop_with_a_lookup_in_arithmetic_is_left_whole() -> None:
+    pipeline, s = _lookup("sl_wide_arith", uint8, lanes=128)
+    assert not _index_arrays(lower(pipeline, s).body)
+
+
 # offsets a photograph's tone curve meets (a smooth ramp, within 1024 of each other in 64 lanes),
 # offsets all over a large table (the permutes cannot serve them), offsets at both ends of a
 # table that ends where its last read is (the masked loads must stop there)
@@ -190,14 +209,21 @@ OFFSETS = {
     "ends": (300, lambda rng, n: np.where(rng.random(n) < 0.5, rng.integers(0, 3, n), rng.integers(296, 300, n))),
     "one": (1024, lambda rng, n: np.full(n, 517)),
     "beyond": (1024, lambda rng, n: rng.integers(-5000, 5000, n)),
+    # tables loaded whole that end inside a 64-byte block, or inside the first 128-byte part
+    "odd": (1000, lambda rng, n: rng.integers(0, 1000, n)),
+    "short": (100, lambda rng, n: rng.integers(0, 100, n)),
+    "tiny": (1, lambda rng, n: rng.integers(-3, 3, n)),
+    # one entry past what a table read whole may hold: read through windows
+    "over": (1025, lambda rng, n: (np.arange(n) + rng.integers(-3, 3, n)).clip(0, 1024)),
 }
 
 
 @pytest.mark.parametrize("offsets", sorted(OFFSETS))
 @pytest.mark.parametrize("n", [64, 200, 1000])
-def test_a_byte_table_copy_matches_the_interpreter(offsets: str, n: int) -> None:
+@pytest.mark.parametrize("lanes", [64, 512])
+def test_a_byte_table_copy_matches_the_interpreter(offsets: str, n: int, lanes: int) -> None:
     size, draw = OFFSETS[offsets]
-    pipeline, s, im = _byte_curve(f"sl_curve_{offsets}_{n}", size)
+    pipeline, s, im = _byte_curve(f"sl_curve_{offsets}_{n}_{lanes}", size, lanes)
     a = draw(np.random.default_rng(n), n).astype(np.int32)
     want = interpret(pipeline, shape=a.shape, **{im.name: a})
     for threads in (None, 1):
