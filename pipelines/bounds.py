@@ -7,34 +7,42 @@ That proviso is made checkable: every int32 add, subtract, multiply and negation
 leaves an *obligation* (lo, hi, dtype) that the caller turns into a run-time check, so a wrapped
 index can never escape its computed bounds; narrower and unsigned arithmetic, which wraps by the
 language's rules, is bounded by its type's range where it may wrap. Data-dependent values (reads of
-images or Funcs, float-to-int casts) take the whole range of their type.
+images or Funcs) take the whole range of their type, and so do float-to-int casts, except of a
+float computed from one integer by operations monotone in it (`_monotone_cast`: a resampling's
+source row, floor((y + 0.5) / scale - 0.5)), whose bounds are the cast at the integer's bounds.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from pipelines.expr import (
+    LE,
     Abs,
     Add,
+    And,
     Call,
     Cast,
+    Ceil,
     Const,
     Div,
     Expr,
+    Floor,
     ImageDim,
     Max,
     Min,
     Mod,
     Mul,
     Param,
+    Round,
     RVar,
     Select,
     Sub,
     Var,
 )
 from pipelines.func import Func
-from pipelines.mutator import walk
+from pipelines.mutator import substitute, walk
 from pipelines.simplify import simplify, simplify_top
 from pipelines.types import DType, int64
 
@@ -82,6 +90,7 @@ class Bounds:
     scope: dict[str, Interval]
     obligations: list[tuple[Expr, Expr, DType]] = field(default_factory=list)
     depth: int = 0  # how many Funcs' values are being bounded around this one
+    monotone_casts: ClassVar[bool] = True  # whether _monotone_cast bounds float-to-int casts
 
     def interval(self, e: Expr) -> Interval:
         if not (e.dtype.is_int or e.dtype.is_bool):
@@ -215,7 +224,7 @@ class Bounds:
             if _invariant(v):  # a value of Params and sizes alone: itself is its bound
                 point = to64(Cast(t, v))
                 return point, point
-            return type_range(t)  # float to int saturates into the type
+            return self._monotone_cast(t, v) if self.monotone_casts else type_range(t)
         lo, hi = self._interval(v)
         if v.dtype.is_bool:
             return c64(0), c64(1)
@@ -235,6 +244,53 @@ class Bounds:
         if isinstance(slo, Const) and isinstance(shi, Const) and tmin.value <= slo.value and shi.value <= tmax.value:
             return slo, shi
         return tmin, tmax
+
+    def _monotone_cast(self, t: DType, v: Expr) -> Interval:
+        """Bounds of the cast of float `v` to integer type t: where v is computed from one
+        integer w (`_monotone_leaf`), the casts of v at w's bounds, whichever is less first;
+        the whole type otherwise (the cast saturates into it).
+
+        Each operation from w to v is monotone in it (increasing or decreasing) on finite
+        values, and so is their composition, rounding included, and the saturating cast: for
+        w between its bounds, v lies between its values there, provided those are finite. A
+        non-finite one (a NaN or infinite Param) can mean a NaN inside, which casts to 0:
+        there the bounds are the whole type, chosen at run time. The arithmetic is the
+        kernel's own (the same expression, emitted the same way), so the bounds are exact."""
+        leaf = _monotone_leaf(v)
+        if leaf is None:
+            return type_range(t)
+        wlo, whi = self._interval(leaf.value)
+        ends = [substitute(v, {leaf: Cast(leaf.dtype, w)}) for w in (wlo, whi)]
+        least, most = (Const(float(b), v.dtype) for b in (v.dtype.min_value, v.dtype.max_value))
+        finite: Expr = And(LE(least, ends[0]), LE(ends[0], most))
+        finite = And(finite, And(LE(least, ends[1]), LE(ends[1], most)))
+        first, last = (to64(Cast(t, end)) for end in ends)
+        tmin, tmax = type_range(t)
+        lo = Select(finite, smin(first, last), tmin)
+        hi = Select(finite, smax(first, last), tmax)
+        return simplify(lo), simplify(hi)
+
+
+def _monotone_leaf(e: Expr) -> Cast | None:
+    """The one cast of a varying integer to float that float `e` is computed from, through
+    operations each monotone in it (adding, subtracting, multiplying by or dividing by values
+    invariant over the call, rounding to an integral value, casting between floats); None
+    where `e` reads anything else that varies or uses it otherwise."""
+    match e:
+        case Cast(value=w) if w.dtype.is_int and not _invariant(w):
+            return e
+        case Cast(value=w) if w.dtype.is_float:
+            return _monotone_leaf(w)
+        case Floor(value=w) | Ceil(value=w) | Round(value=w):
+            return _monotone_leaf(w)
+        case Add(a=a, b=b) | Sub(a=a, b=b) | Mul(a=a, b=b):
+            if _invariant(b):
+                return _monotone_leaf(a)
+            if _invariant(a):
+                return _monotone_leaf(b)
+        case Div(a=a, b=b) if _invariant(b):
+            return _monotone_leaf(a)
+    return None
 
 
 def _at_least_one(e: Expr) -> bool:

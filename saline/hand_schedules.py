@@ -195,15 +195,18 @@ def _equalize(f: Filter) -> Schedule:
 
 
 def _resize(f: Filter) -> Schedule:
-    # resize_x at root: per strip of the output, bounds inference cannot see which input rows
-    # a strip reads through floor() of a float coordinate, so each strip computed resize_x
-    # over the whole height (55-67x Halide's time). 16 lanes for both: resize_x's taps are read
-    # through permutes of 16 lanes (scheduler.split_lookups), and resize_bicubic at 2560x1536
-    # with 2 threads, in one process, took 6.32 ms that way against 9.96 at 8 lanes.
+    # resize_x per 32-row strip of the output, as Halide's (per tile row there): bounds
+    # inference bounds the input rows a strip samples through floor() of the float coordinate
+    # (pipelines.bounds, monotone casts), so each strip computes the rows it reads, in cache,
+    # where resize_x at root went to memory and back. At 2560x1536, scale 0.5, in one process
+    # against root: resize_bilinear 7.60 -> 5.92 ms with 1 thread (Halide 7.03), 5.51 -> 4.17
+    # with 2 (Halide 5.62); resize_bicubic 11.25 -> 10.85 (11.06) and 5.86 -> 5.38; strips of
+    # 8, 16 and 64 rows were slower. 16 lanes for both: resize_x's taps are read through
+    # permutes of 16 lanes (scheduler.split_lookups), and resize_bicubic at 2560x1536 with 2
+    # threads, in one process, took 6.32 ms that way against 9.96 at 8 lanes.
     s = Schedule()
     _strips(s, f.output.name, lanes=WIDE)
-    stage = s["resize_x"].compute_root().reorder("x", "c", "y")
-    stage.split("y", "yo", "yi", STRIP).parallel("yo").vectorize("x", WIDE)
+    s["resize_x"].compute_at(f.output.name, "yo").reorder("x", "c", "y").vectorize("x", WIDE)
     if any(g.name == "taps_x" for g in f.pipeline.funcs):
         # bicubic's 4 weights per output column, once per column instead of once per pixel of
         # the x pass: resize_bicubic 11.58 -> 11.35 ms with 1 thread, one process (Halide 11.47)

@@ -39,7 +39,14 @@ MAX_VERSIONED = 64  # min/max nodes one loop may drop; a body with more keeps on
 
 class LaneBounds(Bounds):
     """Bounds that see through a narrowing of an int64 index to int32, under the obligation that
-    its value fits: lowering computes coordinates in int64 and narrows them to int32 Vars."""
+    its value fits: lowering computes coordinates in int64 and narrows them to int32 Vars.
+
+    Float-to-int casts keep the whole type here: bounded at the lanes' ends (Bounds'
+    monotone casts), a resampling's source coordinate made each vector evaluate its float
+    arithmetic twice more, with NaN tests, to pick a version (resize_bilinear at 2560x1536 with
+    1 thread: 8.98 -> 17.7 ms)."""
+
+    monotone_casts = False
 
     def _cast(self, t: DType, v: Expr) -> Interval:
         if t == int32 and v.dtype == int64:

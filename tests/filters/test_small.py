@@ -107,6 +107,24 @@ def test_resize_matches_opencv(name: str, scale: float) -> None:
     np.testing.assert_allclose(out, ref, rtol=0, atol=2e-5)
 
 
+@pytest.mark.parametrize("name", ["resize_bilinear", "resize_bicubic"])
+@pytest.mark.parametrize(
+    "scale, shape",
+    [(0.5, None), (0.33, None), (1.7, None), (0.37, (3, 150, 90)), (0.01, (3, 70, 50)), (4.0, (3, 45, 33))],
+)
+def test_resize_hand_schedule_samples_the_rows_of_each_strip(name: str, scale: float, shape: tuple | None) -> None:
+    # the hand schedule computes the x pass per strip of output rows, over the input rows that
+    # bounds inference finds the strip samples (through floor() of a float coordinate): every
+    # strip against the interpreter, also where the output samples past the image (given shapes)
+    img = photo("coffee", 301)  # 301 x 201: several strips at every scale
+    f = FILTERS[name]()
+    shape = shape or f.output_shape(img.shape, {"scale": scale})
+    want = interpret(f.pipeline, shape=shape, input=img, scale=scale)
+    for threads in (None, 1):
+        got = compile(f.pipeline, hand_schedule(f), threads=threads)(shape=shape, input=img, scale=scale)
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-7, err_msg=f"threads={threads}")
+
+
 def test_resize_output_shape_rounds_and_keeps_one_pixel() -> None:
     f = FILTERS["resize_bilinear"]()
     assert f.output_shape((3, 100, 150)) == (3, 50, 75)

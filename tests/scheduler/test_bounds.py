@@ -30,10 +30,26 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from codegen.compile import compile
-from pipelines import Func, ImageParam, Param, Pipeline, RDom, Var, cast, clamp, float32, int32, repeat_edge, select
+from pipelines import (
+    Func,
+    ImageParam,
+    Param,
+    Pipeline,
+    RDom,
+    Var,
+    cast,
+    ceil,
+    clamp,
+    float32,
+    floor,
+    int32,
+    repeat_edge,
+    select,
+)
 from pipelines import abs as dsl_abs
 from pipelines import max as dsl_max
 from pipelines import min as dsl_min
+from pipelines import round as dsl_round
 from pipelines.bounds import Bounds, c64
 from pipelines.evaluate import Frame, evaluate
 from pipelines.expr import Const, Div, Expr, Mod, Mul
@@ -440,6 +456,63 @@ def test_float_to_int_cast_of_params_alone_is_its_own_bound():
     assert lo == hi and not isinstance(lo, Const)
     data = cast(int32, ImageParam(float32, 1, "im")[0])
     assert Bounds({}).interval(data) == (c64(-(2**31)), c64(2**31 - 1))
+
+
+FLOAT_CONSTANTS = [0.5, -0.5, 2.0, -3.25, 0.1, 7.0, 1e-6, -1e-30, 1e6, 3e38, 0.0, -0.0, np.inf, -np.inf, np.nan]
+
+
+@st.composite
+def monotone_floats(draw: st.DrawFn, depth: int = 4) -> Expr:
+    """A float32 expression computed from u alone through operations monotone in it, with
+    constants that include zeros, huge and tiny values, infinities and NaN."""
+    if depth == 0 or draw(st.integers(0, 3)) == 0:
+        inner = draw(st.sampled_from([u, u * 3 - 7, -u]))
+        return cast(float32, inner)
+    a = draw(monotone_floats(depth - 1))
+    k = Const(draw(st.sampled_from(FLOAT_CONSTANTS)), float32)
+    kind = draw(st.sampled_from(["add", "sub", "rsub", "mul", "rmul", "div", "floor", "ceil", "round"]))
+    ops = {
+        "add": lambda: a + k,
+        "sub": lambda: a - k,
+        "rsub": lambda: k - a,
+        "mul": lambda: a * k,
+        "rmul": lambda: k * a,
+        "div": lambda: a / k,
+        "floor": lambda: floor(a),
+        "ceil": lambda: ceil(a),
+        "round": lambda: dsl_round(a),
+    }
+    return ops[kind]()
+
+
+@settings(max_examples=400, deadline=None, derandomize=True, database=None)
+@given(
+    e=monotone_floats(),
+    t=st.sampled_from([int32, int16, uint8, int64]),
+    lo=st.sampled_from([-(2**31), -70000, -300, -5, 0, 1, 40, 2**24 - 3, 2**31 - 50]),
+    extent=st.integers(0, 40),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_float_to_int_cast_of_a_monotone_float_holds_every_sampled_value(e, t, lo, extent, seed):
+    """A resampling's source row, cast(int32, floor((y + 0.5) / scale - 0.5)): its bounds are
+    the cast at the bounds of y, or the whole type where a value there is not finite (a NaN
+    inside would cast to 0). Checked against the interpreter at every point sampled."""
+    hi = min(lo + extent, 2**31 - 1)
+    ranges = {"u": (lo, hi), "v": (0, 0), "w": (0, 0)}
+    check_sound(cast(t, e), ranges, seed)
+
+
+def test_float_to_int_cast_of_a_resampled_row_is_the_rows_it_samples():
+    scale = Param(float32, "bounds_scale", 0.5)
+    row = clamp(cast(int32, floor((cast(float32, u) + 0.5) / scale - 0.5)), -2, 1000)
+    lo, hi = Bounds({"u": (c64(10), c64(20))}).interval(row)
+    for value, want in [(0.5, (20, 40)), (2.0, (4, 9)), (-1.0, (-2, -2)), (np.nan, (-2, 1000)), (0.0, (-2, 1000))]:
+        at = {scale: Const(value, float32)}
+        got = tuple(int(evaluate(substitute(b, at), Frame(_NoInputs(), {}))) for b in (lo, hi))
+        assert got == want, value
+    # u used twice is no longer monotone in one value: the whole type, clamped
+    twice = clamp(cast(int32, cast(float32, u) * cast(float32, u)), -2, 1000)
+    assert Bounds({"u": (c64(10), c64(20))}).interval(twice) == (c64(-2), c64(1000))
 
 
 def test_division_by_a_scale_of_at_least_one_keeps_the_dividends_sign():
