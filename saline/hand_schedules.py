@@ -256,8 +256,8 @@ def _local_laplacian(f: Filter) -> Schedule:
     # schedule runs its last dimension, the 3 channels, in parallel, which keeps one of 2 threads
     # idle a third of the time; in parallel strips of rows it took 198 against 213 ms. remap is
     # inlined: its table is read at a per-pixel index, lane by lane, where inlined it is a vector
-    # exp (205 -> 189 ms). lPyr_0 stays at root, all 8 levels: inlined into outLPyr_0, which
-    # reads 2 levels per pixel at a per-pixel k, its loads run lane by lane (205 -> 226 ms).
+    # exp (205 -> 189 ms). lPyr_0 is computed whole, all 8 levels: inlined into outLPyr_0,
+    # which reads 2 levels per pixel at a per-pixel k, its loads run lane by lane (205 -> 226 ms).
     s = auto_schedule(f.pipeline, lanes=WIDE)  # 131.8 -> 120.0 ms against 8 lanes
     out = f.output.name
     s.funcs[out].stages[0] = []
@@ -268,6 +268,14 @@ def _local_laplacian(f: Filter) -> Schedule:
     # automatic choice, read once pointwise) it was computed again for each of the 3 channels,
     # with its lane-by-lane reads of lPyr_0 at two levels per pixel (250 -> 207 ms)
     s["outGPyr_0"].compute_at(out, "yo").vectorize("x", VECTOR)
+    # the full-resolution Laplacian level (8 levels of 2560x1536 floats, 126 MB at root) and the
+    # x pass of its upsampling (63 MB) per strip of the output, where they stay in the caches
+    # for the output pyramid to read: at 2560x1536 in one process against root, 53.6 -> 42.3 ms
+    # with 2 threads (Halide 49.1) and 81.5 -> 71.8 with 1 (Halide 97.1); the same for level 1
+    # per strip of its output level was within noise
+    for name in ("lPyr_0", "gUp_0_x"):
+        s.funcs[name].stages.clear()
+        s[name].compute_at(out, "yo").vectorize("x", WIDE)
     return s
 
 
