@@ -196,7 +196,9 @@ class CEmitter:
                 f"saline_avg_{'up' if e.up else 'down'}_{type_suffix(e.dtype)}({self.expr(e.a)}, {self.expr(e.b)})"
             ),
             NonNegativePow: lambda e: (
-                f"saline_{'fast_' if e.fast else ''}powf_nonnegative"
+                f"saline_fast_powf_unit({self.expr(e.a)}, {self.expr(e.b)})"
+                if e.unit
+                else f"saline_{'fast_' if e.fast else ''}powf_nonnegative"
                 f"({self.expr(e.a)}, {self.expr(e.b)}, {int(e.finite_base)})"
             ),
             And: lambda e: f"({self.expr(e.a)} && {self.expr(e.b)})",

@@ -86,11 +86,14 @@ static inline float saline_pick_f32(int32_t take, float a, float b) {
 }
 
 /* a^y for finite a > 0 and finite y, in float arithmetic (saline_fast_powf): 0 or infinity
- * where the result leaves float's range. */
-SALINE_MATH_INLINE float saline_fast_powf_finite(float a, float y) {
-    /* a subnormal a is scaled by 2^24 into the normal range, and k takes the 24 back */
-    int32_t subnormal = a < 0x1p-126f;
-    uint32_t bits = saline_bits_f32(saline_pick_f32(subnormal, a * 0x1p24f, a));
+ * where the result leaves float's range. `unit` (a constant) where a <= 1 and y >= 0 are known
+ * (scheduler.specialize_pow): the same result with 3 fewer blends a value (below). */
+SALINE_MATH_INLINE float saline_fast_powf_method(float a, float y, int unit) {
+    /* a subnormal a is scaled by 2^24 into the normal range, and k takes the 24 back. Where
+     * a <= 1 every a is scaled: exact, and k - 24 and m come out the same for a normal a (its
+     * bits gain 24 << 23, so k gains 24 and m is unchanged) */
+    int32_t subnormal = unit ? 1 : a < 0x1p-126f;
+    uint32_t bits = saline_bits_f32(unit ? a * 0x1p24f : saline_pick_f32(subnormal, a * 0x1p24f, a));
     int32_t k = ((int32_t)(bits - 0x3f3504f3u)) >> 23; /* 0x3f3504f3 is sqrt(1/2) */
     float m = saline_from_bits_f32(bits - ((uint32_t)k << 23));
     float kf = (float)(k - 24 * subnormal);
@@ -107,15 +110,20 @@ SALINE_MATH_INLINE float saline_fast_powf_finite(float a, float y) {
     float hi = y * kf;
     float lo = fmaf(y, log2m, fmaf(y, kf, -hi));
     float z = hi + lo;
+    /* where a <= 1 and y >= 0, z <= 0: y k <= 0, and y log2 m <= 0 when k is 0 (m = a) and
+     * at most y / 2 against y k <= -y otherwise; so only its lower clamp can act, and f, within
+     * [-1/2, 1/2] where z is not clamped and z + 190 < 0 where it is, only its lower one */
     z = saline_pick_f32(z < -190.0f, -190.0f, z);
-    z = saline_pick_f32(z > 190.0f, 190.0f, z);
+    if (!unit)
+        z = saline_pick_f32(z > 190.0f, 190.0f, z);
     /* adding 1.5 * 2^23 rounds z to an integer n, which lands in the low bits; hi - n is exact
      * (both are multiples of hi's ulp, and close), and f is clamped only where z was */
     const float shifter = 0x1.8p23f;
     float shifted = z + shifter;
     float f = (hi - (shifted - shifter)) + lo;
     f = saline_pick_f32(f < -1.0f, -1.0f, f);
-    f = saline_pick_f32(f > 1.0f, 1.0f, f);
+    if (!unit)
+        f = saline_pick_f32(f > 1.0f, 1.0f, f);
     float q = fmaf(fmaf(fmaf(0x1.41fc1cp-13f, f, 0x1.5f3e60p-10f), f, 0x1.3b2d4cp-7f), f, 0x1.c6aee8p-5f);
     q = fmaf(fmaf(q, f, 0x1.ebfbdcp-3f), f, 0x1.62e430p-1f);
     int32_t n = (int32_t)(saline_bits_f32(shifted) - saline_bits_f32(shifter));
@@ -123,6 +131,10 @@ SALINE_MATH_INLINE float saline_fast_powf_finite(float a, float y) {
     float scale1 = saline_from_bits_f32((uint32_t)(n1 + 127) << 23);
     float scale2 = saline_from_bits_f32((uint32_t)(n2 + 127) << 23);
     return fmaf(f, q, 1.0f) * scale1 * scale2;
+}
+
+SALINE_MATH_INLINE float saline_fast_powf_finite(float a, float y) {
+    return saline_fast_powf_method(a, y, 0);
 }
 
 /* x^y from r = |x|^y computed for finite nonzero |x|: C's special cases over it. What depends on
@@ -212,6 +224,12 @@ SALINE_MATH_INLINE float saline_powf_nonnegative(float x, float y, int finite_ba
 
 SALINE_MATH_INLINE float saline_fast_powf_nonnegative(float x, float y, int finite_base) {
     return saline_pow_nonnegative_cases(x, y, saline_fast_powf_finite(x, y), finite_base);
+}
+
+/* saline_fast_powf_nonnegative where x is also known to be at most 1 and y to be +0 to 2^32 (a
+ * tone curve's level clamped to [0, 1] raised to 1 / gamma): the same result */
+SALINE_MATH_INLINE float saline_fast_powf_unit(float x, float y) {
+    return saline_pow_nonnegative_cases(x, y, saline_fast_powf_method(x, y, 1), 1);
 }
 
 SALINE_MATH_INLINE float saline_powf(float x, float y) {

@@ -57,13 +57,15 @@ class NonNegativePow(Expr):
     """`a ** b` in float32 where `a` is known to have its sign bit clear and not to be NaN (its
     expression says so, whatever the input) and `b` to be finite (an enclosing test says so:
     scheduler.specialize_pow); `finite_base` where `a` is also known never to be infinite; `fast`
-    for `fast_pow`'s method. The same value as the Pow or FastPow it stands for, with one or two
-    per-element special cases."""
+    for `fast_pow`'s method; `unit` (with `fast`) where `a` is also known to be at most 1 and `b`
+    to be at least +0 (the test says so too), which lets the method drop 3 of its blends. The same
+    value as the Pow or FastPow it stands for, with one or two per-element special cases."""
 
     a: Expr
     b: Expr
     fast: bool
     finite_base: bool
+    unit: bool
     dtype: DType
 
 

@@ -15,7 +15,10 @@ exponent names nothing bound in the loop and reads no memory is
       the loop unchanged
 
 where a power whose base is known to be +0 to +infinity (`nonnegative`) becomes a NonNegativePow
-(one or two blends for the base's cases), entered where b is finite; and any other power becomes a
+(one or two blends for the base's cases), entered where b is finite (a `fast_pow` whose base is
+also known to be at most 1, `at_most_one`, where b is +0 to finite: its method then needs 3 fewer
+blends: brightness_contrast_gamma at 2560x1536 in one process, 11.00 -> 9.25 ms with 1 thread,
+Halide 8.86, and 6.07 -> 5.47 with 2, Halide 7.81); and any other power becomes a
 FractionalPow (three blends), entered where b is finite and not an integer (floor(b) != b and
 |b| < 2^23).
 
@@ -68,8 +71,12 @@ def _specialize(loop: For) -> Stmt | None:
     for p in powers:
         fast = isinstance(p, FastPow)
         if nonnegative(p.a):
-            tests[LE(Abs(p.b), Const(FLOAT32_MAX, float32))] = None  # false for NaN too
-            mapping[p] = NonNegativePow(p.a, p.b, fast, bounded_above(p.a), p.dtype)
+            unit = fast and at_most_one(p.a)
+            if unit:  # 0 <= b, finite: false for NaN too
+                tests[And(LE(Const(0.0, float32), p.b), LE(p.b, Const(FLOAT32_MAX, float32)))] = None
+            else:
+                tests[LE(Abs(p.b), Const(FLOAT32_MAX, float32))] = None  # false for NaN too
+            mapping[p] = NonNegativePow(p.a, p.b, fast, bounded_above(p.a), unit, p.dtype)
         else:
             tests[And(NE(Floor(p.b), p.b), LT(Abs(p.b), Const(INTEGERS_FROM, float32)))] = None
             mapping[p] = FractionalPow(p.a, p.b, fast, p.dtype)
@@ -95,6 +102,20 @@ def nonnegative(e: Expr) -> bool:
         return nonnegative(e.a) and nonnegative(e.b)
     if isinstance(e, Select):
         return nonnegative(e.true_value) and nonnegative(e.false_value)
+    return False
+
+
+def at_most_one(e: Expr) -> bool:
+    """Whether the float `e` is never above 1 (nor NaN, where `nonnegative` says so), from its form
+    as in `bounded_above`: a level clamped to [0, 1]."""
+    if isinstance(e, Const):
+        return float(e.value) <= 1.0
+    if isinstance(e, Min):
+        return at_most_one(e.b)
+    if isinstance(e, Max):
+        return at_most_one(e.a) and at_most_one(e.b)
+    if isinstance(e, Select):
+        return at_most_one(e.true_value) and at_most_one(e.false_value)
     return False
 
 

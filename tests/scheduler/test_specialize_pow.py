@@ -19,7 +19,7 @@ from pipelines.types import float32
 from scheduler.loopir import For, FractionalPow, IfThenElse, NonNegativePow
 from scheduler.lower import lower
 from scheduler.schedule import Schedule
-from scheduler.specialize_pow import bounded_above, nonnegative
+from scheduler.specialize_pow import at_most_one, bounded_above, nonnegative
 
 x = Var("x")
 BASES = np.concatenate(
@@ -82,11 +82,14 @@ def test_same_bits_as_the_scalar_general_power(fn, e: float) -> None:
     assert close[finite].all(), "far from the interpreter's power"
 
 
-# bases through which the base is known to be +0 to +infinity; `finite`: and never infinite
+# bases through which the base is known to be +0 to +infinity; `finite`: and never infinite;
+# `unit`: and never above 1 (a fast_pow of it takes the unit method where the exponent is >= +0)
 NONNEGATIVE = {
-    "clamp": (lambda v: clamp(v, 0.0, 3e38), True),
-    "max": (lambda v: max(v, 0.0), False),
-    "select": (lambda v: select(v > 1.0, max(v, 1.0), min(max(v, 0.5), 1.0)), False),
+    "clamp": (lambda v: clamp(v, 0.0, 3e38), True, False),
+    "max": (lambda v: max(v, 0.0), False, False),
+    "select": (lambda v: select(v > 1.0, max(v, 1.0), min(max(v, 0.5), 1.0)), False, False),
+    "unit": (lambda v: clamp(v, 0.0, 1.0), True, True),
+    "unit_select": (lambda v: select(v > 0.5, min(max(v, 0.5), 1.0), max(min(v, 0.5), 0.0)), True, True),
 }
 
 
@@ -99,7 +102,7 @@ def _nonnegative_power(fn, name: str, base_of) -> Pipeline:
 
 @pytest.mark.parametrize("form", sorted(NONNEGATIVE))
 def test_a_base_known_nonnegative_takes_the_copy_for_finite_exponents(form: str) -> None:
-    base_of, finite = NONNEGATIVE[form]
+    base_of, finite, unit = NONNEGATIVE[form]
     p = _nonnegative_power(fast_pow, f"sp_nn_shape_{form}", base_of)
     body = lower(p, _vector(p)).body
     guards = [
@@ -113,7 +116,8 @@ def test_a_base_known_nonnegative_takes_the_copy_for_finite_exponents(form: str)
     assert guards, "no copy with NonNegativePow"
     for guard in guards:
         (power,) = (m for m in walk(guard.then_case) if isinstance(m, NonNegativePow))
-        assert power.finite_base == finite and power.fast
+        assert power.finite_base == finite and power.fast and power.unit == unit
+        assert any(isinstance(m, Const) and m.value == 0.0 for m in walk(guard.cond)) == unit, guard.cond
         assert not any(isinstance(m, (Floor, FractionalPow)) for m in walk(guard)), "an integer exponent is let in"
         assert not any(isinstance(m, NonNegativePow) for m in walk(guard.else_case)), "the general loop changed"
 
@@ -138,6 +142,10 @@ def test_nonnegative_and_bounded_above_read_the_form() -> None:
     assert not nonnegative(MaxExpr(zero, v)), "max(0, v) gives v where v is NaN"
     assert not nonnegative(MaxExpr(v, Const(-0.0, float32))), "max(v, -0.0) can be -0.0"
     assert not nonnegative(MaxExpr(v, Const(float("nan"), float32)))
+    assert at_most_one(MaxExpr(MinExpr(v, one), zero)) and at_most_one(MinExpr(v, Const(0.5, float32)))
+    assert not at_most_one(MinExpr(one, v)), "min(1, v) gives v where v is NaN or below 1"
+    assert not at_most_one(MaxExpr(MinExpr(v, one), Const(1.5, float32)))
+    assert not at_most_one(MinExpr(v, Const(float("nan"), float32)))
     assert not nonnegative(MinExpr(v, one)), "min(v, 1) can be negative"
     assert nonnegative(Select(v > zero, MaxExpr(v, one), zero)) and not nonnegative(Select(v > zero, v, zero))
     assert bounded_above(MinExpr(v, one)) and not bounded_above(Const(float("inf"), float32))
