@@ -257,7 +257,7 @@ class Bounds:
         there the bounds are the whole type, chosen at run time. The arithmetic is the
         kernel's own (the same expression, emitted the same way), so the bounds are exact."""
         leaf = _monotone_leaf(v)
-        if leaf is None:
+        if leaf is None or not t.is_int:  # a cast to bool (v != 0) is not monotone
             return type_range(t)
         wlo, whi = self._interval(leaf.value)
         ends = [substitute(v, {leaf: Cast(leaf.dtype, w)}) for w in (wlo, whi)]

@@ -56,7 +56,7 @@ from pipelines.expr import Const, Div, Expr, Mod, Mul
 from pipelines.expr import Var as IRVar
 from pipelines.mutator import substitute, walk
 from pipelines.simplify import euclid_div
-from pipelines.types import DType, int8, int16, int64, uint8, uint16, uint32
+from pipelines.types import DType, bool_, int8, int16, int64, uint8, uint16, uint32
 from scheduler.loopir import Allocate, LetStmt
 from scheduler.lower import PASSES, Lowering, lower
 from scheduler.schedule import Schedule
@@ -513,6 +513,9 @@ def test_float_to_int_cast_of_a_resampled_row_is_the_rows_it_samples():
     # u used twice is no longer monotone in one value: the whole type, clamped
     twice = clamp(cast(int32, cast(float32, u) * cast(float32, u)), -2, 1000)
     assert Bounds({"u": (c64(10), c64(20))}).interval(twice) == (c64(-2), c64(1000))
+    # a float cast to bool is v != 0, not monotone: true at both ends of [-1, 1], false inside
+    nonzero = cast(bool_, cast(float32, u))
+    assert Bounds({"u": (c64(-1), c64(1))}).interval(nonzero) == (c64(0), c64(1))
 
 
 def test_division_by_a_scale_of_at_least_one_keeps_the_dividends_sign():
