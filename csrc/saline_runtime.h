@@ -79,19 +79,31 @@ static inline int64_t saline_window(int64_t lo, int64_t size, int64_t limit) {
 }
 
 #if defined(__x86_64__) && defined(__AVX512VBMI__) && defined(__AVX512BW__)
-/* dst[i] = table[idx[i]] for i < n, n a multiple of 64, from a table of at most 1024 bytes (its
- * `limit`), every offset below 1024. The table is loaded once, as 16 vectors (the block it ends in
- * with a masked load, so no byte past it is read; the blocks after it zero); then for each 64
- * offsets: their low 7 bits and their bits 7 to 9 as bytes (even words of pairs of vectors, then
- * even bytes), one two-vector permute by the low bits per 128-byte part, and a blend by each of
- * bits 7, 8 and 9 narrowing the 8 parts' results to one. */
-static inline void saline_lookup_whole_u8(uint8_t *restrict dst, const uint8_t *table, int64_t limit, const int32_t *restrict idx, int n) {
+/* The 64 offsets idx[0..63] less `base` (each then 0 to 1023) as bytes for 128-byte permutes: in
+ * `rel` their low 7 bits (and an eighth a permute ignores), in `part` bits 7 and up, the 128-byte
+ * part they fall in. Even words of pairs of vectors, then even bytes: four permutes. */
+static inline void saline_offset_bytes(const int32_t *idx, int32_t base, __m512i *rel, __m512i *part) {
     const __m512i words = _mm512_set_epi16(62, 60, 58, 56, 54, 52, 50, 48, 46, 44, 42, 40, 38, 36, 34, 32, 30, 28, 26, 24,
                                            22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
     const __m512i bytes = _mm512_set_epi8(126, 124, 122, 120, 118, 116, 114, 112, 110, 108, 106, 104, 102, 100, 98, 96, 94,
                                           92, 90, 88, 86, 84, 82, 80, 78, 76, 74, 72, 70, 68, 66, 64, 62, 60, 58, 56, 54, 52,
                                           50, 48, 46, 44, 42, 40, 38, 36, 34, 32, 30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10,
                                           8, 6, 4, 2, 0);
+    __m512i q[4];
+    for (int k = 0; k < 4; k++)
+        q[k] = _mm512_sub_epi32(_mm512_loadu_si512(idx + 16 * k), _mm512_set1_epi32(base));
+    __m512i w0 = _mm512_permutex2var_epi16(q[0], words, q[1]);
+    __m512i w1 = _mm512_permutex2var_epi16(q[2], words, q[3]);
+    *rel = _mm512_permutex2var_epi8(w0, bytes, w1);
+    *part = _mm512_permutex2var_epi8(_mm512_srli_epi16(w0, 7), bytes, _mm512_srli_epi16(w1, 7));
+}
+
+/* dst[i] = table[idx[i]] for i < n, n a multiple of 64, from a table of at most 1024 bytes (its
+ * `limit`), every offset below 1024. The table is loaded once, as 16 vectors (the block it ends in
+ * with a masked load, so no byte past it is read; the blocks after it zero); then for each 64
+ * offsets (saline_offset_bytes): one two-vector permute by the low bits per 128-byte part, and a
+ * blend by each of bits 7, 8 and 9 narrowing the 8 parts' results to one. */
+static inline void saline_lookup_whole_u8(uint8_t *restrict dst, const uint8_t *table, int64_t limit, const int32_t *restrict idx, int n) {
     __m512i t[16];
     for (int k = 0; k < 16; k++) {
         int64_t left = limit - 64 * (int64_t)k; /* bytes of the table from this block on */
@@ -101,11 +113,8 @@ static inline void saline_lookup_whole_u8(uint8_t *restrict dst, const uint8_t *
             t[k] = _mm512_maskz_loadu_epi8(left <= 0 ? 0 : (((__mmask64)1 << left) - 1), table + 64 * k);
     }
     for (int i = 0; i < n; i += 64) {
-        __m512i w0 = _mm512_permutex2var_epi16(_mm512_loadu_si512(idx + i), words, _mm512_loadu_si512(idx + i + 16));
-        __m512i w1 = _mm512_permutex2var_epi16(_mm512_loadu_si512(idx + i + 32), words, _mm512_loadu_si512(idx + i + 48));
-        __m512i rel = _mm512_permutex2var_epi8(w0, bytes, w1);
-        __m512i part = _mm512_permutex2var_epi8(_mm512_srli_epi16(w0, 7), bytes, _mm512_srli_epi16(w1, 7));
-        __m512i r[8];
+        __m512i rel, part, r[8];
+        saline_offset_bytes(idx + i, 0, &rel, &part);
         for (int s = 0; s < 8; s++)
             r[s] = _mm512_permutex2var_epi8(t[2 * s], rel, t[2 * s + 1]);
         for (int bit = 0; bit < 3; bit++) {
@@ -136,16 +145,8 @@ static inline int saline_lookup_window_u8(uint8_t *restrict dst, const uint8_t *
     int32_t parts = (span + 127) / 128;
     int64_t whole = saline_window(lo, 128 * (int64_t)parts, limit);
     int64_t base = whole >= 0 ? whole : lo; /* offsets from base: below 128 parts */
-    __m512i vbase = _mm512_set1_epi32((int32_t)base);
-    __m256i w[4];
-    for (int k = 0; k < 4; k++)
-        w[k] = _mm512_cvtepi32_epi16(_mm512_sub_epi32(q[k], vbase));
-    __m512i w0 = _mm512_inserti64x4(_mm512_castsi256_si512(w[0]), w[1], 1);
-    __m512i w1 = _mm512_inserti64x4(_mm512_castsi256_si512(w[2]), w[3], 1);
-    __m512i rel = _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi16_epi8(w0)), _mm512_cvtepi16_epi8(w1), 1);
-    __m512i part = _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi16_epi8(_mm512_srli_epi16(w0, 7))),
-                                      _mm512_cvtepi16_epi8(_mm512_srli_epi16(w1, 7)), 1);
-    __m512i out = _mm512_setzero_si512();
+    __m512i rel, part, out = _mm512_setzero_si512();
+    saline_offset_bytes(idx, (int32_t)base, &rel, &part);
     const uint8_t *window = table + base;
     for (int32_t s = 0; s < parts; s++) {
         __m512i t0, t1;

@@ -105,29 +105,27 @@ def nonnegative(e: Expr) -> bool:
     return False
 
 
-def at_most_one(e: Expr) -> bool:
-    """Whether the float `e` is never above 1 (nor NaN, where `nonnegative` says so), from its form
-    as in `bounded_above`: a level clamped to [0, 1]."""
+def upper_bound(e: Expr) -> float:
+    """A float the float `e` never exceeds, from its form as in `nonnegative` (+infinity where
+    the form shows none). min(a, b) is `a < b ? a : b`: a below b, or b (a NaN gives b); max(a,
+    b) gives a or b; a NaN constant bounds nothing."""
     if isinstance(e, Const):
-        return float(e.value) <= 1.0
+        v = float(e.value)
+        return math.inf if math.isnan(v) else v
     if isinstance(e, Min):
-        return at_most_one(e.b)
+        return upper_bound(e.b)
     if isinstance(e, Max):
-        return at_most_one(e.a) and at_most_one(e.b)
+        return max(upper_bound(e.a), upper_bound(e.b))
     if isinstance(e, Select):
-        return at_most_one(e.true_value) and at_most_one(e.false_value)
-    return False
+        return max(upper_bound(e.true_value), upper_bound(e.false_value))
+    return math.inf
 
 
 def bounded_above(e: Expr) -> bool:
-    """Whether the float `e` is never +infinity, from its form as in `nonnegative`. min(a, b) is
-    `a < b ? a : b`: a below b, or b (a NaN gives b)."""
-    if isinstance(e, Const):
-        return float(e.value) < math.inf
-    if isinstance(e, Min):
-        return bounded_above(e.b)
-    if isinstance(e, Max):
-        return bounded_above(e.a) and bounded_above(e.b)
-    if isinstance(e, Select):
-        return bounded_above(e.true_value) and bounded_above(e.false_value)
-    return False
+    """Whether the float `e` is never +infinity (`upper_bound`)."""
+    return upper_bound(e) < math.inf
+
+
+def at_most_one(e: Expr) -> bool:
+    """Whether the float `e` is never above 1 (`upper_bound`): a level clamped to [0, 1]."""
+    return upper_bound(e) <= 1.0
