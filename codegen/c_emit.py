@@ -196,10 +196,10 @@ class CEmitter:
                 f"saline_avg_{'up' if e.up else 'down'}_{type_suffix(e.dtype)}({self.expr(e.a)}, {self.expr(e.b)})"
             ),
             NonNegativePow: lambda e: (
-                f"saline_fast_powf_unit({self.expr(e.a)}, {self.expr(e.b)})"
+                f"saline_fast_powf_unit({self.expr(e.a)}, {self.expr(e.b)}, {int(e.positive)})"
                 if e.unit
                 else f"saline_{'fast_' if e.fast else ''}powf_nonnegative"
-                f"({self.expr(e.a)}, {self.expr(e.b)}, {int(e.finite_base)})"
+                f"({self.expr(e.a)}, {self.expr(e.b)}, {int(e.finite_base)}, {int(e.positive)})"
             ),
             And: lambda e: f"({self.expr(e.a)} && {self.expr(e.b)})",
             Or: lambda e: f"({self.expr(e.a)} || {self.expr(e.b)})",

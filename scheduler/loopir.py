@@ -58,14 +58,17 @@ class NonNegativePow(Expr):
     expression says so, whatever the input) and `b` to be finite (an enclosing test says so:
     scheduler.specialize_pow); `finite_base` where `a` is also known never to be infinite; `fast`
     for `fast_pow`'s method; `unit` (with `fast`) where `a` is also known to be at most 1 and `b`
-    to be at least +0 (the test says so too), which lets the method drop 3 of its blends. The same
-    value as the Pow or FastPow it stands for, with one or two per-element special cases."""
+    to be at least +0 (the test says so too), which lets the method drop 3 of its blends;
+    `positive` where the value is only used where `a` > 0 (it is the true value of a select on
+    `c < a` with c >= +0), which drops the blend for a zero base. The same value as the Pow or
+    FastPow it stands for wherever it is used, with at most three per-element special cases."""
 
     a: Expr
     b: Expr
     fast: bool
     finite_base: bool
     unit: bool
+    positive: bool
     dtype: DType
 
 

@@ -22,6 +22,13 @@ Halide 8.86, and 6.07 -> 5.47 with 2, Halide 7.81); and any other power becomes 
 FractionalPow (three blends), entered where b is finite and not an integer (floor(b) != b and
 |b| < 2^23).
 
+A power in the true value of a select on `c < a`, c a constant >= +0, whose base is that `a` is
+only used where a > 0 (so not NaN either): it becomes a NonNegativePow with `positive`, which
+drops the blend for a zero base, whatever its form (`_Guarded`). brightness_contrast_gamma's
+`select(level > 0, fast_pow(level, e), 0)` is such a power, and with the unit method's single
+scale (csrc/saline_math.h) it went 8.22 -> 6.37 ms at 2560x1536 with 1 thread (Halide 8.17 and
+8.09 in the same processes).
+
 Both give the same bits as the power they replace for each base they can meet (the C functions
 `saline_pow_nonnegative_cases` and `saline_pow_fractional_cases` are the general one restricted to
 such operands), so results do not change, only the work per element. An exponent that fails the
@@ -31,9 +38,11 @@ test runs the general loop.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from dataclasses import replace
 
 from pipelines.expr import LE, LT, NE, Abs, And, Const, Expr, FastPow, Floor, Max, Min, Pow, Select
-from pipelines.mutator import substitute, walk
+from pipelines.mutator import Mutator, substitute, walk
 from pipelines.types import float32
 from scheduler.loopir import (
     For,
@@ -67,25 +76,60 @@ def _specialize(loop: For) -> Stmt | None:
     if not powers:
         return None
     tests: dict[Expr, None] = {}
-    mapping: dict[Expr, Expr] = {}
-    for p in powers:
+
+    def replacement(p: Pow | FastPow, positive: bool) -> Expr:
         fast = isinstance(p, FastPow)
-        if nonnegative(p.a):
+        if positive or nonnegative(p.a):
             unit = fast and at_most_one(p.a)
             if unit:  # 0 <= b, finite: false for NaN too
                 tests[And(LE(Const(0.0, float32), p.b), LE(p.b, Const(FLOAT32_MAX, float32)))] = None
             else:
                 tests[LE(Abs(p.b), Const(FLOAT32_MAX, float32))] = None  # false for NaN too
-            mapping[p] = NonNegativePow(p.a, p.b, fast, bounded_above(p.a), unit, p.dtype)
-        else:
-            tests[And(NE(Floor(p.b), p.b), LT(Abs(p.b), Const(INTEGERS_FROM, float32)))] = None
-            mapping[p] = FractionalPow(p.a, p.b, fast, p.dtype)
+            return NonNegativePow(p.a, p.b, fast, bounded_above(p.a), unit, positive, p.dtype)
+        tests[And(NE(Floor(p.b), p.b), LT(Abs(p.b), Const(INTEGERS_FROM, float32)))] = None
+        return FractionalPow(p.a, p.b, fast, p.dtype)
+
+    body = _Guarded(inside, replacement).visit(loop.body)
+    body = substitute(body, {p: replacement(p, False) for p in powers})
     first, *rest = tests
     cond = first
     for t in rest:
         cond = And(cond, t)
-    copy = For(loop.name, loop.min, loop.extent, loop.kind, substitute(loop.body, mapping))
-    return IfThenElse(cond, copy, loop)
+    return IfThenElse(cond, For(loop.name, loop.min, loop.extent, loop.kind, body), loop)
+
+
+class _Guarded(Mutator):
+    """Rewrites, in the true value of each select on `c < a` (c a constant >= +0, so a > 0 and
+    not NaN where that value is used), the loop-invariant float32 powers of base `a` as
+    `replacement(power, True)`; other powers are left to the caller."""
+
+    def __init__(self, inside: set[str], replacement: Callable[[Pow | FastPow, bool], Expr]) -> None:
+        self.inside = inside
+        self.replacement = replacement
+
+    def visit_Select(self, e: Select) -> Expr:
+        e = self.generic(e)  # type: ignore[assignment]
+        base = positive_operand(e.cond)
+        if base is None:
+            return e
+        mapping = {
+            p: self.replacement(p, True)
+            for p in walk(e.true_value)
+            if isinstance(p, (Pow, FastPow)) and p.dtype == float32 and p.a == base and invariant_in(p.b, self.inside)
+        }
+        return replace(e, true_value=substitute(e.true_value, mapping)) if mapping else e
+
+
+def positive_operand(cond: Expr) -> Expr | None:
+    """The `a` that `cond` shows to be > 0 (hence not NaN) where it holds: `c < a` for a float
+    constant c >= +0, or either side of an `and`; None if none."""
+    if isinstance(cond, LT) and isinstance(cond.a, Const) and cond.a.dtype.is_float:
+        c = float(cond.a.value)
+        return cond.b if c >= 0.0 else None  # false for NaN too
+    if isinstance(cond, And):
+        left = positive_operand(cond.a)
+        return left if left is not None else positive_operand(cond.b)
+    return None
 
 
 def nonnegative(e: Expr) -> bool:

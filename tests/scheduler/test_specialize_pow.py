@@ -10,7 +10,7 @@ import pytest
 
 from codegen.compile import compile
 from pipelines import Func, ImageParam, Param, Pipeline, Var, clamp, fast_pow, max, min, pow, select
-from pipelines.expr import Const, Floor, Select
+from pipelines.expr import LT, And, Const, Floor, Select
 from pipelines.expr import Max as MaxExpr
 from pipelines.expr import Min as MinExpr
 from pipelines.interpret import interpret
@@ -19,7 +19,7 @@ from pipelines.types import float32
 from scheduler.loopir import For, FractionalPow, IfThenElse, NonNegativePow
 from scheduler.lower import lower
 from scheduler.schedule import Schedule
-from scheduler.specialize_pow import at_most_one, bounded_above, nonnegative
+from scheduler.specialize_pow import at_most_one, bounded_above, nonnegative, positive_operand
 
 x = Var("x")
 BASES = np.concatenate(
@@ -149,3 +149,70 @@ def test_nonnegative_and_bounded_above_read_the_form() -> None:
     assert not nonnegative(MinExpr(v, one)), "min(v, 1) can be negative"
     assert nonnegative(Select(v > zero, MaxExpr(v, one), zero)) and not nonnegative(Select(v > zero, v, zero))
     assert bounded_above(MinExpr(v, one)) and not bounded_above(Const(float("inf"), float32))
+
+
+# powers used only where their base is > 0: the true value of a select on `0 < base`. `guard`
+# builds the select from the base and the power; the flags are the NonNegativePow's expected
+# (finite_base, unit); None where the power must not take the positive form
+GUARDED = {
+    "raw": (lambda v: v, lambda b, p: select(b > 0.0, p, b), (False, False)),
+    "unit": (lambda v: clamp(v, 0.0, 1.0), lambda b, p: select(b > 0.0, p, 0.0), (True, True)),
+    "max": (lambda v: max(v, 0.0), lambda b, p: select(b > 0.0, p, 0.0), (False, False)),
+    "above_half": (lambda v: v, lambda b, p: select(b > 0.5, p, 0.0), (False, False)),
+    "and": (lambda v: v, lambda b, p: select((b > 0.0) & (b < 4.0), p, 0.0), (False, False)),
+    "below_zero_bound": (lambda v: v, lambda b, p: select(b > -0.5, p, 0.0), None),
+    "other_base": (lambda v: v, lambda b, p: select(b * 2.0 > 0.0, p, 0.0), None),
+    "also_outside": (lambda v: v, lambda b, p: select(b > 0.0, p, 0.0) + p, (False, False)),
+}
+
+
+def _guarded_power(fn, name: str, form: str) -> Pipeline:
+    base_of, guard, _ = GUARDED[form]
+    base, exponent = ImageParam(float32, 1, f"{name}_in"), Param(float32, f"{name}_e", 0.5)
+    out = Func(name)
+    b = base_of(base[x])
+    out[x] = guard(b, fn(b, exponent))
+    return Pipeline(out)
+
+
+@pytest.mark.parametrize("form", sorted(GUARDED))
+def test_a_power_used_only_where_its_base_is_positive_drops_the_zero_case(form: str) -> None:
+    expected = GUARDED[form][2]
+    p = _guarded_power(fast_pow, f"sp_pos_shape_{form}", form)
+    body = lower(p, _vector(p)).body
+    copies = [n for n in walk(body) if isinstance(n, IfThenElse) and isinstance(n.else_case, For)]
+    powers = [m for g in copies for m in walk(g.then_case) if isinstance(m, NonNegativePow) and m.positive]
+    if expected is None:
+        assert not powers, "a power that can meet a base <= 0 took the positive form"
+        return
+    assert powers, "no positive power"
+    if form == "also_outside":  # the same power outside the select keeps every case
+        assert all(any(isinstance(m, FractionalPow) for m in walk(g.then_case)) for g in copies)
+    for power in powers:
+        assert (power.finite_base, power.unit) == expected
+    for g in copies:
+        assert not any(isinstance(m, NonNegativePow) for m in walk(g.else_case)), "the general loop changed"
+
+
+@pytest.mark.parametrize("fn", [pow, fast_pow], ids=lambda fn: fn.__name__)
+@pytest.mark.parametrize("form", sorted(GUARDED))
+def test_guarded_power_same_bits_as_the_scalar_general_power(fn, form: str) -> None:
+    name = f"sp_pos_bits_{fn.__name__}_{form}"
+    p = _guarded_power(fn, name, form)
+    vector, scalar = compile(p, _vector(p)), compile(p, Schedule())
+    for e in FRACTIONAL + OTHERS:
+        args = {f"{name}_in": BASES, f"{name}_e": e}
+        got, want = vector(shape=BASES.shape, **args), scalar(shape=BASES.shape, **args)
+        np.testing.assert_array_equal(got.view(np.uint32), want.view(np.uint32), err_msg=f"exponent {e}")
+
+
+def test_positive_operand_reads_the_condition() -> None:
+    v, w = Var("v", float32), Var("w", float32)
+    assert positive_operand(LT(Const(0.0, float32), v)) == v
+    assert positive_operand(LT(Const(-0.0, float32), v)) == v, "-0 < v: v > 0 too"
+    assert positive_operand(LT(Const(2.0, float32), v)) == v
+    assert positive_operand(LT(Const(-1.0, float32), v)) is None
+    assert positive_operand(LT(Const(float("nan"), float32), v)) is None
+    assert positive_operand(LT(v, Const(0.0, float32))) is None, "v < 0"
+    assert positive_operand(LT(w, v)) is None, "only a constant bound"
+    assert positive_operand(And(LT(w, v), LT(Const(0.0, float32), v))) == v
