@@ -3,7 +3,7 @@ reference interpreter, with all threads and with threads=1, on a downscaled phot
 size divides by none of the strip sizes. Floats within rtol 1e-5 (the schedules reorder no
 arithmetic, but libm and numpy exp/pow may differ by ulps); local_laplacian within atol 1e-6,
 since its outputs near 0 are differences of pyramid levels near 1, where one ulp is 1.2e-7.
-Filters whose test takes long (interpreting and compiling big pipelines) are marked slow."""
+None is marked slow: the longest, interpolate, takes 26 s with a cold build cache on 2 cores."""
 
 from __future__ import annotations
 
@@ -18,20 +18,12 @@ from scheduler.lower import lower
 from scheduler.schedule import Schedule
 from tests.filters.photos import photo
 
-# local_laplacian (12 s here) and harris (4 s) are not: their hand schedules compute pyramid
-# levels per strip of rows and stream the output
-SLOW = {"interpolate"}
 ATOL = {"local_laplacian": 1e-6}
 
 
-def _case(name: str) -> pytest.param:
-    # bilateral_grid once failed here: bounds inference took a float-to-int cast of Params
-    # alone (cast(int32, 1 / r_sigma)) for the whole int range, and the grid's extent overflowed.
-    marks = [pytest.mark.slow] if name in SLOW else []
-    return pytest.param(name, marks=marks)
-
-
-@pytest.mark.parametrize("name", [_case(n) for n in sorted(HAND_SCHEDULES)])
+# bilateral_grid once failed here: bounds inference took a float-to-int cast of Params alone
+# (cast(int32, 1 / r_sigma)) for the whole int range, and the grid's extent overflowed.
+@pytest.mark.parametrize("name", sorted(HAND_SCHEDULES))
 def test_hand_schedule_matches_interpreter(name: str) -> None:
     f = FILTERS[name]()
     img = photo("chelsea", 133)  # 133 x 89
