@@ -328,6 +328,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("saline: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # the reader went away (`saline show NAME --c | head`): stop quietly, as other tools in a
+        # pipe do; stdout then points at devnull, so that the flush at exit does not fail again
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141  # a shell's status for a process ended by SIGPIPE
 
 
 if __name__ == "__main__":

@@ -3,6 +3,8 @@ writing it relies on (saline.io)."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -85,6 +87,19 @@ def test_unknown_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) ->
 def test_run_unknown_filter_names_the_known_ones(capsys, photo, tmp_path) -> None:
     status, _, err = run_main(capsys, "run", "blurry", str(photo[0]), "-o", str(tmp_path / "o.png"))
     assert_one_line_error(status, err, "unknown filter 'blurry'", "box_blur")
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly() -> None:
+    # `saline show NAME --c | head`: the C source (thousands of lines) outgrows the pipe's
+    # buffer, so the write after the reader closed fails with EPIPE
+    code = "import sys; from saline.cli import main; sys.exit(main(['show', 'box_blur', '--c']))"
+    command = [sys.executable, "-c", code]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stdout.readline()
+    proc.stdout.close()
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 141, err
+    assert b"Traceback" not in err and b"Exception ignored" not in err, err.decode()
 
 
 def test_show_unknown_filter_exits_2(capsys) -> None:
