@@ -70,10 +70,7 @@ def _specialize(loop: For) -> Stmt | None:
     if loop.kind != "vectorized" or any(isinstance(n, For) for n in walk(loop.body)):
         return None
     inside = names_bound_in(loop)
-    powers = [
-        n for n in walk(loop.body) if isinstance(n, (Pow, FastPow)) and n.dtype == float32 and invariant_in(n.b, inside)
-    ]
-    if not powers:
+    if not _powers(loop.body, inside):
         return None
     tests: dict[Expr, None] = {}
 
@@ -90,12 +87,18 @@ def _specialize(loop: For) -> Stmt | None:
         return FractionalPow(p.a, p.b, fast, p.dtype)
 
     body = _Guarded(inside, replacement).visit(loop.body)
-    body = substitute(body, {p: replacement(p, False) for p in powers})
+    # the powers left outside such selects, each with its own test (none where all were inside)
+    body = substitute(body, {p: replacement(p, False) for p in _powers(body, inside)})
     first, *rest = tests
     cond = first
     for t in rest:
         cond = And(cond, t)
     return IfThenElse(cond, For(loop.name, loop.min, loop.extent, loop.kind, body), loop)
+
+
+def _powers(body: Stmt | Expr, inside: set[str]) -> list[Pow | FastPow]:
+    """The float32 powers in `body` whose exponent is the same in every iteration."""
+    return [n for n in walk(body) if isinstance(n, (Pow, FastPow)) and n.dtype == float32 and invariant_in(n.b, inside)]
 
 
 class _Guarded(Mutator):
@@ -112,11 +115,7 @@ class _Guarded(Mutator):
         base = positive_operand(e.cond)
         if base is None:
             return e
-        mapping = {
-            p: self.replacement(p, True)
-            for p in walk(e.true_value)
-            if isinstance(p, (Pow, FastPow)) and p.dtype == float32 and p.a == base and invariant_in(p.b, self.inside)
-        }
+        mapping = {p: self.replacement(p, True) for p in _powers(e.true_value, self.inside) if p.a == base}
         return replace(e, true_value=substitute(e.true_value, mapping)) if mapping else e
 
 

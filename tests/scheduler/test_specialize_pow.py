@@ -192,6 +192,8 @@ def test_a_power_used_only_where_its_base_is_positive_drops_the_zero_case(form: 
         assert (power.finite_base, power.unit) == expected
     for g in copies:
         assert not any(isinstance(m, NonNegativePow) for m in walk(g.else_case)), "the general loop changed"
+        if form != "also_outside":  # no power outside the select: integer exponents take the copy too
+            assert not any(isinstance(m, Floor) for m in walk(g.cond)), g.cond
 
 
 @pytest.mark.parametrize("fn", [pow, fast_pow], ids=lambda fn: fn.__name__)
