@@ -159,18 +159,21 @@ def _sobel(f: Filter) -> Schedule:
 
 def _harris(f: Filter) -> Schedule:
     # Halide: output.split(y, y, yi, 32).parallel(y).vectorize(x, 8); Ix, Iy stored per strip
-    # and computed per row (sliding). Here grey, Ix, Iy and the response (the products and box
-    # sums inlined) are computed per 32-row strip of the output, serving all channels. Measured
-    # at 2560x1536 with 2 threads in one process: 88 ms against 158 ms for grey, Ix and Iy at
-    # root, once interior vectors ran without the boundary's clamps (scheduler.version_clamps).
+    # and computed per row (sliding). Here grey, Ix and Iy are computed per 32-row strip of the
+    # output, and the response (the products and box sums) inlined into the output, whose 3
+    # channels are unrolled inside each vector of x: the response is computed once per vector
+    # and stored to the 3 channels, written around the caches. Measured at 2560x1536 in one
+    # process: 5.96 -> 5.08 ms with 1 thread (Halide 6.52), and with 2 threads medians 4.86 ->
+    # 4.11 and 4.77 -> 4.39 in two runs (Halide 5.54, 5.44; minima 3.84 -> 3.26 and 3.22 ->
+    # 2.76), against the response computed per strip and copied to each channel (its copy took
+    # 22% of the strip task's samples on 1 thread); 32 lanes 5.89 ms. Per 32-row strip with
+    # grey, Ix and Iy at root: 88 against 158 ms (before scheduler.version_clamps).
     s = Schedule()
-    _strips(s, "harris", lanes=WIDE)
-    for name in ("response", "gray", "Ix", "Iy"):
-        s[name].compute_at("harris", "yo").vectorize("x", WIDE)
-    # the output, the response copied to 3 channels (47 MB), written around the caches: the
-    # copy took 22% of the strip task's samples on 1 thread (perf). One process: 6.24 -> 6.06 ms with 1 thread
-    # (Halide 6.32), 5.12 -> 4.88 with 2 (Halide 5.66; minima 4.19 -> 3.73 against 3.88)
-    s["harris"].stream()
+    out = "harris"
+    s[out].bound("c", 0, 3).split("x", "xo", "xi", WIDE).split("y", "yo", "yi", STRIP)
+    s[out].reorder("c", "xi", "xo", "yi", "yo").unroll("c").vectorize("xi").parallel("yo").stream()
+    for name in ("gray", "Ix", "Iy"):
+        s[name].compute_at(out, "yo").vectorize("x", WIDE)
     return s
 
 
