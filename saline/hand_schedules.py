@@ -64,6 +64,14 @@ def _root_rows(s: Schedule, name: str, rows: int = STRIP, x: str = "x", y: str =
     s[name].compute_root().split(y, "yo", "yi", rows).parallel("yo").vectorize(x, lanes)
 
 
+def _channels_in_vectors(s: Schedule, name: str, lanes: int = WIDE) -> None:
+    """Rows of the RGB output `name` in parallel strips, its 3 channels unrolled inside each
+    vector of x: what the channels share (a pixel's 3 inputs, a value copied to each channel)
+    is loaded or computed once per vector. Written around the caches (`stream`)."""
+    stage = s[name].bound("c", 0, 3).split("x", "xo", "xi", lanes).split("y", "yo", "yi", STRIP)
+    stage.reorder("c", "xi", "xo", "yi", "yo").unroll("c").vectorize("xi").parallel("yo").stream()
+
+
 def _colour_matrix(f: Filter) -> Schedule:
     """Halide's: the 3 channels unrolled inside each vector of x, so each pixel's 3 input values
     are loaded once for all 3 outputs, in parallel strips of rows; the output streamed (written
@@ -72,8 +80,7 @@ def _colour_matrix(f: Filter) -> Schedule:
     (Halide 2.58); streamed with the channels outside, 3.71."""
     s = Schedule()
     out = f.output.name
-    s[out].bound("c", 0, 3).split("x", "xo", "xi", WIDE).split("y", "yo", "yi", STRIP)
-    s[out].reorder("c", "xi", "xo", "yi", "yo").unroll("c").vectorize("xi").parallel("yo").stream()
+    _channels_in_vectors(s, out)
     return s
 
 
@@ -132,11 +139,15 @@ def _unsharp(f: Filter) -> Schedule:
     # outside x, as in _gaussian): measured at 2560x1536 with 2 threads, 160-210 ms against
     # 250-290 ms for the per-strip form, which also takes 4x longer to lower. 16 lanes: 21.0 ->
     # 20.2, 21.1 -> 20.4 and 22.2 -> 20.3 ms against 8 (three runs, each in one process; 32 and
-    # 64 lanes no faster).
+    # 64 lanes no faster). The ratio is inlined into the output, whose 3 channels are unrolled
+    # inside each vector of x (as harris and sobel): computed once per vector for the 3 channels,
+    # which are written around the caches. One process: 12.69 -> 10.34 ms with 1 thread (Halide
+    # 21.46), 9.42 -> 8.07 with 2 (Halide 12.72), against the ratio at root; not streamed 11.65
+    # and 8.73, 32 lanes 10.57 and 8.26.
     s = Schedule()
-    _strips(s, "unsharp", lanes=WIDE)
-    for name in ("grey", "ratio"):
-        _root_rows(s, name, lanes=WIDE)
+    out = "unsharp"
+    _channels_in_vectors(s, out)
+    _root_rows(s, "grey", lanes=WIDE)
     for name in ("blur_x", "blur_y"):
         (taps,) = _rvars(f, name)
         _root_rows(s, name, lanes=WIDE)
@@ -154,8 +165,7 @@ def _sobel(f: Filter) -> Schedule:
     # copied to each channel; 16 lanes 3.45 ms with 1 thread, 64 lanes 3.54.
     s = Schedule()
     out = "sobel"
-    s[out].bound("c", 0, 3).split("x", "xo", "xi", 2 * WIDE).split("y", "yo", "yi", STRIP)
-    s[out].reorder("c", "xi", "xo", "yi", "yo").unroll("c").vectorize("xi").parallel("yo").stream()
+    _channels_in_vectors(s, out, lanes=2 * WIDE)
     s["grey"].compute_at(out, "yo").vectorize("x", ROW)
     return s
 
@@ -173,8 +183,7 @@ def _harris(f: Filter) -> Schedule:
     # grey, Ix and Iy at root: 88 against 158 ms (before scheduler.version_clamps).
     s = Schedule()
     out = "harris"
-    s[out].bound("c", 0, 3).split("x", "xo", "xi", WIDE).split("y", "yo", "yi", STRIP)
-    s[out].reorder("c", "xi", "xo", "yi", "yo").unroll("c").vectorize("xi").parallel("yo").stream()
+    _channels_in_vectors(s, out)
     for name in ("gray", "Ix", "Iy"):
         s[name].compute_at(out, "yo").vectorize("x", WIDE)
     return s
