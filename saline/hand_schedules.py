@@ -65,11 +65,12 @@ def _root_rows(s: Schedule, name: str, rows: int = STRIP, x: str = "x", y: str =
 
 
 def _channels_in_vectors(s: Schedule, name: str, lanes: int = WIDE) -> None:
-    """Rows of the RGB output `name` in parallel strips, its 3 channels unrolled inside each
-    vector of x: what the channels share (a pixel's 3 inputs, a value copied to each channel)
-    is loaded or computed once per vector. Written around the caches (`stream`)."""
-    stage = s[name].bound("c", 0, 3).split("x", "xo", "xi", lanes).split("y", "yo", "yi", STRIP)
-    stage.reorder("c", "xi", "xo", "yi", "yo").unroll("c").vectorize("xi").parallel("yo").stream()
+    """Rows of the output `name` in parallel strips, its channels in groups of 3 unrolled
+    inside each vector of x: what the channels share (a pixel's 3 inputs, a value copied to
+    each channel) is loaded or computed once per vector. Written around the caches (`stream`).
+    Groups, not a bound of 3: an RGBA or grey input still runs (the split's tail)."""
+    stage = s[name].split("c", "co", "ci", 3).split("x", "xo", "xi", lanes).split("y", "yo", "yi", STRIP)
+    stage.reorder("ci", "xi", "xo", "yi", "yo", "co").unroll("ci").vectorize("xi").parallel("yo").stream()
 
 
 def _colour_matrix(f: Filter) -> Schedule:
@@ -229,10 +230,16 @@ def _resize(f: Filter) -> Schedule:
     # with 2 (Halide 5.62); resize_bicubic 11.25 -> 10.85 (11.06) and 5.86 -> 5.38; strips of
     # 8, 16 and 64 rows were slower. 16 lanes for both: resize_x's taps are read through
     # permutes of 16 lanes (scheduler.split_lookups), and resize_bicubic at 2560x1536 with 2
-    # threads, in one process, took 6.32 ms that way against 9.96 at 8 lanes.
+    # threads, in one process, took 6.32 ms that way against 9.96 at 8 lanes. The 3 channels
+    # unrolled inside each vector of x, in the output and in resize_x: a pixel's source
+    # columns, rows and weights once for its 3 channels. One process: resize_bicubic 11.63 ->
+    # 8.45 ms with 1 thread (Halide 11.32), 5.49 -> 4.78 with 2 (Halide 11.46; minima 5.38 ->
+    # 4.30 against 5.81); resize_bilinear minima 5.89 -> 5.28 (Halide 7.07) and 3.97 -> 3.11
+    # (Halide 4.22); the output's channels alone: 10.56 and 5.44 ms (bicubic).
     s = Schedule()
-    _strips(s, f.output.name, lanes=WIDE)
-    s["resize_x"].compute_at(f.output.name, "yo").reorder("x", "c", "y").vectorize("x", WIDE)
+    _channels_in_vectors(s, f.output.name)
+    stage = s["resize_x"].compute_at(f.output.name, "yo").split("c", "co", "ci", 3)
+    stage.reorder("ci", "x", "y", "co").unroll("ci").vectorize("x", WIDE)
     if any(g.name == "taps_x" for g in f.pipeline.funcs):
         # bicubic's 4 weights per output column, once per column instead of once per pixel of
         # the x pass: resize_bicubic 11.58 -> 11.35 ms with 1 thread, one process (Halide 11.47)
