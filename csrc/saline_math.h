@@ -85,12 +85,6 @@ static inline float saline_pick_f32(int32_t take, float a, float b) {
     return saline_from_bits_f32((saline_bits_f32(a) & mask) | (saline_bits_f32(b) & ~mask));
 }
 
-/* (2^f - 1) / f for f in [-1, 1], to float's precision: 2^f is fmaf(f, q, 1) */
-static inline float saline_exp2_poly(float f) {
-    float q = fmaf(fmaf(fmaf(0x1.41fc1cp-13f, f, 0x1.5f3e60p-10f), f, 0x1.3b2d4cp-7f), f, 0x1.c6aee8p-5f);
-    return fmaf(fmaf(q, f, 0x1.ebfbdcp-3f), f, 0x1.62e430p-1f);
-}
-
 /* a^y for finite a > 0 and finite y, in float arithmetic (saline_fast_powf): 0 or infinity
  * where the result leaves float's range. `unit` (a constant) where a <= 1 and y >= 0 are known
  * (scheduler.specialize_pow): the same result with one blend instead of four, and one scale
@@ -117,33 +111,34 @@ SALINE_MATH_INLINE float saline_fast_powf_method(float a, float y, int unit) {
     float hi = y * kf;
     float lo = fmaf(y, log2m, fmaf(y, kf, -hi));
     float z = hi + lo;
+    /* The general method clamps z and f, so that n stays in [-190, 190] and 2^f finite (f only
+     * where z was). The unit method needs no clamp: where a <= 1 and y >= 0, z <= 0 (y k <= 0,
+     * and y log2 m <= 0 when k is 0 (m = a) and at most y / 2 against y k <= -y otherwise);
+     * below -190 it picks 0, as the clamps give (2^f 2^-190 rounds to 0), and from -190 to 0, f
+     * is within [-1/2, 1/2] and n within [-190, 0]. */
+    if (!unit) {
+        z = saline_pick_f32(z < -190.0f, -190.0f, z);
+        z = saline_pick_f32(z > 190.0f, 190.0f, z);
+    }
     /* adding 1.5 * 2^23 rounds z to an integer n, which lands in the low bits; hi - n is exact
      * (both are multiples of hi's ulp, and close) */
     const float shifter = 0x1.8p23f;
-    if (unit) {
-        /* where a <= 1 and y >= 0, z <= 0: y k <= 0, and y log2 m <= 0 when k is 0 (m = a) and
-         * at most y / 2 against y k <= -y otherwise. Below -190 the result is 0, as the clamps
-         * of the general method give (2^f 2^-190 rounds to 0); from -190 to 0, f is within
-         * [-1/2, 1/2] and n within [-190, 0], so v 2^(n + 65) is normal, hence exact, and the
-         * product with 2^-65 is the one rounding, as in the general method's two steps. So no
-         * clamp, and one scale instead of two: the same bits. */
-        float shifted = z + shifter;
-        float f = (hi - (shifted - shifter)) + lo;
-        float q = saline_exp2_poly(f);
-        int32_t n = (int32_t)(saline_bits_f32(shifted) - saline_bits_f32(shifter));
-        float r = fmaf(f, q, 1.0f) * saline_from_bits_f32((uint32_t)(n + 65 + 127) << 23) * 0x1p-65f;
-        return saline_pick_f32(z < -190.0f, 0.0f, r);
-    }
-    /* z and f are clamped so that n stays in [-190, 190] and 2^f finite; f only where z was */
-    z = saline_pick_f32(z < -190.0f, -190.0f, z);
-    z = saline_pick_f32(z > 190.0f, 190.0f, z);
     float shifted = z + shifter;
     float f = (hi - (shifted - shifter)) + lo;
-    f = saline_pick_f32(f < -1.0f, -1.0f, f);
-    f = saline_pick_f32(f > 1.0f, 1.0f, f);
-    float q = saline_exp2_poly(f);
+    if (!unit) {
+        f = saline_pick_f32(f < -1.0f, -1.0f, f);
+        f = saline_pick_f32(f > 1.0f, 1.0f, f);
+    }
+    float q = fmaf(fmaf(fmaf(0x1.41fc1cp-13f, f, 0x1.5f3e60p-10f), f, 0x1.3b2d4cp-7f), f, 0x1.c6aee8p-5f);
+    q = fmaf(fmaf(q, f, 0x1.ebfbdcp-3f), f, 0x1.62e430p-1f);
+    float v = fmaf(f, q, 1.0f); /* 2^f */
     int32_t n = (int32_t)(saline_bits_f32(shifted) - saline_bits_f32(shifter));
-    float v = fmaf(f, q, 1.0f);
+    if (unit) {
+        /* v 2^(n + 65) is normal, hence exact, and the product with 2^-65 is the one rounding,
+         * as in the two steps below: one scale instead of two, the same bits */
+        float r = v * saline_from_bits_f32((uint32_t)(n + 65 + 127) << 23) * 0x1p-65f;
+        return saline_pick_f32(z < -190.0f, 0.0f, r);
+    }
     int32_t n1 = n >> 1, n2 = n - n1; /* each in [-95, 95] */
     float scale1 = saline_from_bits_f32((uint32_t)(n1 + 127) << 23);
     float scale2 = saline_from_bits_f32((uint32_t)(n2 + 127) << 23);
@@ -217,14 +212,6 @@ SALINE_MATH_INLINE float saline_fast_powf_fractional(float x, float y) {
     return saline_pow_fractional_cases(x, y, saline_fast_powf_finite(fabsf(x), y));
 }
 
-SALINE_MATH_INLINE float saline_powf(float x, float y) {
-    return saline_pow_special_cases(x, y, saline_powf_finite(fabsf(x), y));
-}
-
-SALINE_MATH_INLINE float saline_fast_powf(float x, float y) {
-    return saline_pow_special_cases(x, y, saline_fast_powf_finite(fabsf(x), y));
-}
-
 /* saline_pow_special_cases where x is known to have its sign bit clear and not to be NaN (+0 to
  * +infinity: a clamp or max against a constant gives that, scheduler.specialize_pow) and y to be
  * finite (a test before the loop says so): the same result, with one per-pixel blend for a zero
@@ -254,10 +241,19 @@ SALINE_MATH_INLINE float saline_fast_powf_nonnegative(float x, float y, int fini
     return saline_pow_nonnegative_cases(x, y, saline_fast_powf_finite(x, y), finite_base, positive);
 }
 
-/* saline_fast_powf_nonnegative where x is also known to be at most 1 and y to be +0 to 2^32 (a
- * tone curve's level clamped to [0, 1] raised to 1 / gamma): the same result */
+/* saline_fast_powf_nonnegative where x is also known to be at most 1 and y to be +0 to the
+ * largest finite float (a tone curve's level clamped to [0, 1] raised to 1 / gamma): the same
+ * result */
 SALINE_MATH_INLINE float saline_fast_powf_unit(float x, float y, int positive) {
     return saline_pow_nonnegative_cases(x, y, saline_fast_powf_method(x, y, 1), 1, positive);
+}
+
+SALINE_MATH_INLINE float saline_powf(float x, float y) {
+    return saline_pow_special_cases(x, y, saline_powf_finite(fabsf(x), y));
+}
+
+SALINE_MATH_INLINE float saline_fast_powf(float x, float y) {
+    return saline_pow_special_cases(x, y, saline_fast_powf_finite(fabsf(x), y));
 }
 
 #endif /* SALINE_MATH_H */

@@ -333,6 +333,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # pipe do; stdout then points at devnull, so that the flush at exit does not fail again
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
         return 141  # a shell's status for a process ended by SIGPIPE
 
 
