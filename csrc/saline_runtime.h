@@ -310,17 +310,23 @@ SALINE_MINMAX(uint32_t, u32)
 SALINE_MINMAX(float, f32)
 SALINE_MINMAX(double, f64)
 
-/* The average of two unsigned integers rounded up or down, in their own type (scheduler.averages):
- * a + b = 2 (a & b) + (a ^ b) and a | b = (a & b) + (a ^ b). gcc vectorizes a chain of these in
- * the narrow type, where it widens every lane for the same averages written as (a + b + 1) >> 1
- * in a wider type (it finds pavgb for one average, not for an average of averages). */
-#define SALINE_AVERAGE(T, S) \
-    static inline T saline_avg_up_##S(T a, T b) { return (T)((a | b) - ((a ^ b) >> 1)); } \
-    static inline T saline_avg_down_##S(T a, T b) { return (T)((a & b) + ((a ^ b) >> 1)); }
+/* The average of two unsigned integers rounded up or down, in their own type (scheduler.averages).
+ * Bytes and 16-bit values round up as (a + b + 1) >> 1 in 32 bits, narrowed at once: gcc finds
+ * x86's pavgb and pavgw for that form, also in a chain of averages (a 1 2 1 blur), since each one
+ * is narrowed in its own function; round down is the complement of rounding up the complements,
+ * ~avg_up(~a, ~b) = floor((a + b) / 2), which keeps the instruction. At 2560x1536 on 1 thread,
+ * in one process: camera_pipe 5.35 -> 5.08 ms against the forms below (Halide 6.01), its sharpen
+ * loop 0.088 -> 0.046 ns a pixel in cache. 32-bit values have no such instruction and no wider
+ * lane to spare, so they use a + b = 2 (a & b) + (a ^ b) and a | b = (a & b) + (a ^ b). */
+#define SALINE_AVERAGE_PAVG(T, S)                                                                  \
+    static inline T saline_avg_up_##S(T a, T b) { return (T)(((uint32_t)a + (uint32_t)b + 1) >> 1); } \
+    static inline T saline_avg_down_##S(T a, T b) { return (T)~saline_avg_up_##S((T)~a, (T)~b); }
 
-SALINE_AVERAGE(uint8_t, u8)
-SALINE_AVERAGE(uint16_t, u16)
-SALINE_AVERAGE(uint32_t, u32)
+SALINE_AVERAGE_PAVG(uint8_t, u8)
+SALINE_AVERAGE_PAVG(uint16_t, u16)
+
+static inline uint32_t saline_avg_up_u32(uint32_t a, uint32_t b) { return (a | b) - ((a ^ b) >> 1); }
+static inline uint32_t saline_avg_down_u32(uint32_t a, uint32_t b) { return (a & b) + ((a ^ b) >> 1); }
 
 /* select(c, a, b) on floats, as a call: both values are computed before it (which is safe, see
  * codegen.c_emit.common_subexpressions), so in a vector loop gcc blends two vectors; for a C

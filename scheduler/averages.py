@@ -3,16 +3,16 @@
 `(cast(W, a) + cast(W, b) + 1) / 2` with `a` and `b` of an unsigned type T and W an integer type
 wide enough for the sum (Halide's `avg`, and how a user writes a rounding average) widens every
 lane to W and narrows it back. C compilers find the single average and use the instruction
-that computes it in T (x86's `pavgb`, `pavgw`), but not a chain of them (a 1 2 1 blur is an
-average of averages): there gcc computes every lane in W, twice the vectors. After
-`narrow_averages(stmt)`, each such expression is an `Average(a, b, up)` of type T, the same
-value, computed without widening: `(a | b) - ((a ^ b) >> 1)` rounding up (`+ 1`), `(a & b) +
-((a ^ b) >> 1)` rounding down (no `+ 1`); a cast back to T around it goes, and one to a wider
-type stays as a cast of the Average.
+that computes it in T (x86's `pavgb`, `pavgw`), but not a chain of them as the expression tree
+writes it (a 1 2 1 blur is an average of averages): there gcc computes every lane in W, twice
+the vectors. After `narrow_averages(stmt)`, each such expression is an `Average(a, b, up)` of
+type T, the same value, which C computes in a function of its own that takes and returns T
+(`saline_avg_up_u8` ... in csrc/saline_runtime.h, where gcc finds the instruction for each
+average of a chain); a cast back to T around it goes, and one to a wider type stays as a cast
+of the Average.
 
-Exact for all inputs: a + b = 2 (a & b) + (a ^ b) and a | b = (a & b) + (a ^ b), so
-floor((a + b) / 2) = (a & b) + floor((a ^ b) / 2) and ceil((a + b) / 2) = (a | b) - floor((a ^ b) / 2).
-The sum in W must not overflow: W has at least T's bits + 1 when unsigned, + 2 when signed.
+`up` is the `+ 1`. The sum in W must not overflow: W has at least T's bits + 1 when unsigned,
++ 2 when signed.
 """
 
 from __future__ import annotations
