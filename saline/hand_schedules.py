@@ -15,8 +15,8 @@ Where a different structure measured faster, the schedule says so and why: local
 the automatic schedule with its output in parallel strips of rows and its remap table inlined
 (a vector exp per pixel instead of lane-by-lane table reads), interpolate computes each
 pyramid pass once at root, where Halide inlines and recomputes them, camera_pipe inlines the
-colour correction into the tone curve's lookups, and bilateral_grid slices its grid once per
-row for all four channels.
+colour correction into the tone curve's lookups, bilateral_grid slices its grid once per
+row for all four channels, and median3x3 sorts its columns in registers, inlined.
 
 A filter without an entry gets an empty schedule (the default: inline all, outputs at root).
 """
@@ -41,11 +41,12 @@ WIDE = 16
 # four AVX-512 registers: where every vector of x also pays for the test that picks its
 # clamp-free version (scheduler.version_clamps) and its loop's bookkeeping, a wider vector pays
 # it a quarter as often and keeps more loads in flight. Measured at 2560x1536 with 2 threads, in
-# one process against WIDE: median3x3 23.2 -> 15.8 ms and 19.4 -> 14.2 in another run (32 lanes
-# 16.8, 128 lanes 15.0), sobel 9.1 -> 8.6 and 8.4 -> 8.0, box_blur 10.1 -> 8.4, interpolate
-# 39.6 -> 35.0, camera_pipe (16-bit lanes; 32 before) 17.6 -> 16.0; harris, gaussian_blur,
-# unsharp_mask, equalize_histogram, the resizes, colour_matrix and bilateral_grid within noise
-# or slower (one sweep of 32 and 64 lanes), and brightness_contrast_gamma 20 -> 29.5 ms at 32.
+# one process against WIDE: median3x3 (its columns then per row) 23.2 -> 15.8 ms and 19.4 ->
+# 14.2 in another run (32 lanes 16.8, 128 lanes 15.0), sobel 9.1 -> 8.6 and 8.4 -> 8.0,
+# box_blur 10.1 -> 8.4, interpolate 39.6 -> 35.0, camera_pipe (16-bit lanes; 32 before) 17.6 ->
+# 16.0; harris, gaussian_blur, unsharp_mask, equalize_histogram, the resizes, colour_matrix and
+# bilateral_grid within noise or slower (one sweep of 32 and 64 lanes), and
+# brightness_contrast_gamma 20 -> 29.5 ms at 32.
 ROW = 64
 STRIP = 32  # rows per parallel strip
 
@@ -191,13 +192,14 @@ def _harris(f: Filter) -> Schedule:
 
 
 def _median(f: Filter) -> Schedule:
-    # as Halide's: the sorted columns per output row (each row of them is read by that row
-    # alone, so nothing is computed twice), which keeps them in L1 and L2; per 32-row strip they
-    # went out to L3 (18.1 -> 16.3 ms at 2560x1536 with 2 threads, in one process)
+    # the sorted columns inlined into the output: each column is sorted 3 times (for x - 1, x
+    # and x + 1), in registers, where Halide's structure (the columns per output row, stored and
+    # read back by the next loop) spent more on the stores and reloads than on the 16 compares
+    # it saves. At 2560x1536, in one process, against the columns per row at 64 lanes: 14.61 ->
+    # 10.18 ms with 1 thread (Halide 13.23; minima 11.99 -> 6.92, Halide 11.43), 6.53 -> 4.48
+    # with 2 (Halide 11.43, minima 6.53); 32 lanes 9.96 and 4.84
     s = Schedule()
-    _strips(s, "median", lanes=ROW)
-    for name in ("col_low", "col_mid", "col_high"):
-        s[name].compute_at("median", "yi").vectorize("x", ROW)
+    _strips(s, "median", lanes=WIDE)
     return s
 
 
