@@ -352,7 +352,7 @@ def _camera_pipe(f: Filter) -> Schedule:
     # 2 x 8 uint16 lanes; 16, then 32 here before); the quad planes
     # (r_gr ... b_r) and `demosaiced` are computed once each instead of inlined. The
     # full-resolution interleave select(x % 2, ...) runs one copy per parity of x
-    # (scheduler.split_residues) and of y and c (scheduler.unswitch). Measured with 2 threads
+    # (scheduler.split_residues) and of y (scheduler.unswitch). Measured with 2 threads
     # at 2560x1536, in one process: 18.6 ms per 64-row strip, 18.8 ms per 32-row strip, 20.8
     # ms with the stages before `curved` at root in parallel 16-row strips; 32.0 against
     # 35.9 ms with `demosaiced` inlined into corrected and 53.0 ms with it computed per vector
@@ -364,13 +364,20 @@ def _camera_pipe(f: Filter) -> Schedule:
     for name in ("curve", "matrix", "sharpen_strength_x32"):
         s[name].compute_root()
     s["curve"].vectorize("x", WIDE)
-    s[out].reorder("x", "c", "y").split("y", "yo", "yi", 2 * STRIP).parallel("yo").vectorize("x", lanes)
+    # RGB, as Halide's `processed.bound(c, 0, 3)`: every stage's channel is then a constant, so
+    # each channel's colour-matrix row is picked when compiling, not by versions of each loop
+    stage = s[out].bound("c", 0, 3).reorder("x", "c", "y")
+    stage.split("y", "yo", "yi", 2 * STRIP).parallel("yo").vectorize("x", lanes)
     # curved in vectors of 512: each LookupCopy call (scheduler.split_lookups) loads the 1024-byte
     # curve into registers once for 512 lookups. At 2560x1536 in one process: 6.71 -> 5.94 ms
     # with 1 thread (Halide 6.12) and 5.17 -> 4.27 with 2 (Halide 5.24), against 64 lanes; 256
     # lanes 6.16 and 4.49, 1024 lanes 6.60 against 6.21 at 512 (a row of 2528 in 3 vectors of
-    # 1024 computes a fifth of it twice).
-    s["curved"].compute_at(out, "yo").reorder("x", "c", "y").vectorize("x", 8 * lanes)
+    # 1024 computes a fifth of it twice). The 3 channels unrolled inside the vector: one loop
+    # computes a pixel's 3 curve indices from its 3 demosaiced values, read once, where a loop
+    # per channel read all 3 again. At 2560x1536 in one process, 40 rounds: medians 4.98 ->
+    # 4.58 ms with 1 thread (Halide 5.90), minima 2.64 -> 2.40 with 2 (Halide 2.93; the
+    # 2-thread medians were noise, 3.20 and 3.19).
+    s["curved"].compute_at(out, "yo").reorder("c", "x", "y").unroll("c").vectorize("x", 8 * lanes)
     # `corrected` inlined into curved: scheduler.split_lookups computes the curve's indices, and
     # with them corrected's arithmetic, in vectors. Computed per vector of curved (Halide's), its
     # int16 stores were read back by a wider vector load right after them, which waits for the

@@ -34,6 +34,11 @@ int32 (bounds inference over the lanes), is instead
     else:
       <the copy above>
 
+A loop whose body is several such copies and nothing else (a pixel's channels, unrolled inside
+the vector, each through a tone curve) is one index loop for all of them and a call each, under
+the condition that all their indices fit int32 (the loop as it was otherwise); the loop must read
+none of the buffers it stores to. Its pixels' inputs are then read once for all channels.
+
 camera_pipe at 2560x1536 on 1 thread, in one process: 9.41 -> 9.10 ms with the call reading
 int64 offsets, 9.71 -> 8.64 with int32 ones (Halide 6.0). Such a copy splits up to
 MAX_COPY_LANES lanes wide (other loops up to MAX_LANES), its byte-by-byte branch then a loop:
@@ -60,7 +65,7 @@ of two vectors. Where gcc extracted each lane's 64-bit offset, inserted its elem
 Each lane computes the same values as before; only the order across lanes changes, which a
 vector loop already leaves open (its lanes are independent). A loop is left as it is when a
 lookup's index reads another lookup (directly or through a let), when it stores to a buffer that
-it also reads, or when its body is anything but lets and one store.
+it also reads, or when its body is anything but lets and one store (or the copies above).
 """
 
 from __future__ import annotations
@@ -97,7 +102,7 @@ def _split(loop: For, limits: dict[str, Expr]) -> Stmt | None:
         return None
     lets, store = _lets_and_store(loop.body)
     if store is None:
-        return None
+        return _copies(loop, limits)
     exprs = [v for _, v in lets] + [store.index, store.value]
     if any(isinstance(n, Load) and n.buffer == store.buffer for e in exprs for n in walk(e)):
         return None
@@ -158,6 +163,58 @@ def _split(loop: For, limits: dict[str, Expr]) -> Stmt | None:
     for ix in reversed(index_names):
         result = Allocate(ix, int64, (width,), result)
     return result
+
+
+def _copies(loop: For, limits: dict[str, Expr]) -> Stmt | None:
+    """A vector loop whose body is several byte-table copies to consecutive bytes (a tone curve
+    applied to each channel of a pixel, the channels unrolled inside the vector) as one index
+    loop for all of them and a LookupCopy each, where every offset fits int32; None where the
+    body is anything else. The stores' order across lanes changes, which is sound as for one
+    copy: the loop reads none of the buffers it stores to, and a vector loop's lanes are
+    independent."""
+    outer, parts = _lets_and_stores(loop.body)
+    if len(parts) < 2:
+        return None
+    extent = int(loop.extent.value)  # type: ignore[attr-defined]
+    stored = {store.buffer for _, store in parts}
+    exprs = (
+        [v for _, v in outer]
+        + [v for lets, st in parts for _, v in lets]
+        + [e for _, st in parts for e in (st.index, st.value)]
+    )
+    if any(isinstance(n, Load) and n.buffer in stored for e in exprs for n in walk(e)):
+        return None
+    lane = simplify(Sub(Var(loop.name, int64), loop.min))
+    conds: list[Expr] = []
+    index_stores: list[Stmt] = []
+    calls: list[Stmt] = []
+    names: list[str] = []
+    for k, (lets, store) in enumerate(parts):
+        scope = [*outer, *lets]
+        lookups = _lookups([store.value], {loop.name} | {name for name, _ in scope})
+        if lookups != [store.value] or not _bytes_in_a_row(loop, store, scope):
+            return None
+        table = store.value
+        assert isinstance(table, Load)
+        cond = _narrow_condition(loop, table.index, scope)
+        if cond is None:
+            return None
+        name = f"{loop.name}.lookup.index.{k}"
+        start = simplify(substitute(store.index, {Var(loop.name, int64): loop.min}))
+        index_stores.append(_with_lets(lets, Store(name, lane, _narrowed(table.index, int32))))
+        limit = limits.get(table.buffer, c64(0))
+        calls.append(LookupCopy(store.buffer, start, table.buffer, name, extent, table.dtype, limit))
+        conds.append(cond)
+        names.append(name)
+    index_loop = For(loop.name, loop.min, loop.extent, "vectorized", _with_lets(outer, Block(tuple(index_stores))))
+    fast: Stmt = Block((index_loop, *calls))
+    for name in reversed(names):
+        fast = Allocate(name, int32, (c64(extent),), fast)
+    cond = conds[0]
+    for c in conds[1:]:
+        cond = And(cond, c)
+    cond = simplify(cond)
+    return fast if isinstance(cond, Const) else IfThenElse(cond, fast, loop)
 
 
 def _tainted(lets: list[tuple[str, Expr]], lookups: list[Load]) -> set[str] | None:
@@ -278,6 +335,24 @@ def _lets_and_store(body: Stmt) -> tuple[list[tuple[str, Expr]], Store | None]:
         lets.append((body.name, body.value))
         body = body.body
     return lets, body if isinstance(body, Store) else None
+
+
+def _lets_and_stores(body: Stmt) -> tuple[list[tuple[str, Expr]], list[tuple[list[tuple[str, Expr]], Store]]]:
+    """The lets around a Block and, for each of its statements, its own lets and its Store;
+    no stores where the body is not of that form."""
+    outer: list[tuple[str, Expr]] = []
+    while isinstance(body, LetStmt):
+        outer.append((body.name, body.value))
+        body = body.body
+    if not isinstance(body, Block):
+        return outer, []
+    parts = []
+    for part in body.stmts:
+        lets, store = _lets_and_store(part)
+        if store is None:
+            return outer, []
+        parts.append((lets, store))
+    return outer, parts
 
 
 def _with_lets(lets: list[tuple[str, Expr]], body: Stmt) -> Stmt:

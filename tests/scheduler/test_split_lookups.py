@@ -13,7 +13,7 @@ from pipelines.expr import Cast, Const
 from pipelines.interpret import interpret
 from pipelines.mutator import walk
 from pipelines.types import DType, float32, int16, int32, int64, uint8, uint16
-from scheduler.loopir import Allocate, For, IfThenElse, Load, LookupCopy, Stmt, Store
+from scheduler.loopir import Allocate, Block, For, IfThenElse, Load, LookupCopy, Stmt, Store
 from scheduler.lower import lower
 from scheduler.schedule import Schedule
 from scheduler.split_lookups import split_lookups
@@ -144,6 +144,54 @@ def test_a_loop_that_stores_to_a_table_it_reads_is_left_whole() -> None:
     assert _index_arrays(split_lookups(_table_loop("u")))
     loop = _table_loop("t")
     assert split_lookups(loop) is loop
+
+
+def _copies_loop(second_index: Load) -> For:
+    """for vectorized v in [0, 8): u[v] = t[int64(im[v])]; w[v] = t[second_index]"""
+    lane = Var("v", int64)
+    first = Store("u", lane, Load("t", Cast(int64, Load("im", lane, int16)), uint8))
+    second = Store("w", lane, Load("t", Cast(int64, second_index), uint8))
+    return For("v", Const(0, int64), Const(8, int64), "vectorized", Block((first, second)))
+
+
+def test_byte_table_copies_in_one_loop_share_its_index_loop() -> None:
+    lane = Var("v", int64)
+    split = split_lookups(_copies_loop(Load("im2", lane, int16)))
+    calls = [n for n in walk(split) if isinstance(n, LookupCopy)]
+    assert [(c.buffer, c.indices) for c in calls] == [("u", "v.lookup.index.0"), ("w", "v.lookup.index.1")]
+    (index_loop,) = [n for n in walk(split) if isinstance(n, For)]
+    assert index_loop.kind == "vectorized"
+    assert {n.buffer for n in walk(index_loop) if isinstance(n, Store)} == {"v.lookup.index.0", "v.lookup.index.1"}
+    # the second copy's offsets read what the first one stores: left whole
+    loop = _copies_loop(Load("u", lane, int16))
+    assert split_lookups(loop) is loop
+
+
+def _channel_curves(name: str, lanes: int) -> tuple[Pipeline, Schedule, ImageParam]:
+    """out[x, c] = curve[clamp(im[x, c], 0, 1023)] for 3 channels, unrolled inside each vector
+    of x: camera_pipe's tone curve."""
+    im = ImageParam(int32, 2, f"{name}_in")
+    c = Var("c")
+    curve, out = Func(f"{name}_lut"), Func(name)
+    curve[x] = Cast(uint8, x * 7 + x / 5)
+    out[x, c] = curve[clamp(im[x, c], 0, 1023)]
+    s = Schedule()
+    s[curve].compute_root()
+    s[out].bound("c", 0, 3).reorder("c", "x").unroll("c").vectorize("x", lanes)
+    return Pipeline(out), s, im
+
+
+@pytest.mark.parametrize("lanes", [64, 512])
+@pytest.mark.parametrize("n", [64, 700])
+def test_channels_copied_from_a_byte_table_match_the_interpreter(lanes: int, n: int) -> None:
+    pipeline, s, im = _channel_curves(f"sl_channels_{lanes}_{n}", lanes)
+    body = lower(pipeline, s).body
+    calls = [c for c in walk(body) if isinstance(c, LookupCopy)]
+    assert calls and len(calls) % 3 == 0 and all(c.lanes == lanes for c in calls)
+    a = np.random.default_rng(n).integers(-50, 1100, (3, n)).astype(np.int32)
+    want = interpret(pipeline, shape=a.shape, **{im.name: a})
+    for threads in (None, 1):
+        np.testing.assert_array_equal(compile(pipeline, s, threads=threads)(shape=a.shape, **{im.name: a}), want)
 
 
 def test_the_pass_leaves_a_tree_without_lookups_as_the_same_object() -> None:
