@@ -70,6 +70,8 @@ it also reads, or when its body is anything but lets and one store (or the copie
 
 from __future__ import annotations
 
+import functools
+
 from pipelines.bounds import c64, type_range
 from pipelines.expr import Add, And, Cast, Const, Expr, Sub, Var
 from pipelines.mutator import substitute, walk
@@ -210,11 +212,7 @@ def _copies(loop: For, limits: dict[str, Expr]) -> Stmt | None:
     fast: Stmt = Block((index_loop, *calls))
     for name in reversed(names):
         fast = Allocate(name, int32, (c64(extent),), fast)
-    cond = conds[0]
-    for c in conds[1:]:
-        cond = And(cond, c)
-    cond = simplify(cond)
-    return fast if isinstance(cond, Const) else IfThenElse(cond, fast, loop)
+    return _where_all_fit(conds, fast, loop)
 
 
 def _tainted(lets: list[tuple[str, Expr]], lookups: list[Load]) -> set[str] | None:
@@ -280,11 +278,14 @@ def _gathered(
         body = Allocate(got, lookup.dtype, (width,), body)
     for ix in reversed(index_names):
         body = Allocate(ix, int32, (width,), body)
-    cond = conds[0]
-    for c in conds[1:]:
-        cond = And(cond, c)
-    cond = simplify(cond)
-    return body if isinstance(cond, Const) else IfThenElse(cond, body, loop)
+    return _where_all_fit(conds, body, loop)
+
+
+def _where_all_fit(conds: list[Expr], fast: Stmt, slow: Stmt) -> Stmt:
+    """`fast` where every condition holds, else `slow` (`fast` alone where they are known to:
+    `_narrow_condition` gives no condition that is known false)."""
+    cond = simplify(functools.reduce(And, conds))
+    return fast if isinstance(cond, Const) else IfThenElse(cond, fast, slow)
 
 
 def _narrowed(index: Expr, dtype: DType) -> Expr:
