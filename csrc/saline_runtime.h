@@ -315,9 +315,10 @@ SALINE_MINMAX(double, f64)
  * x86's pavgb and pavgw for that form, also in a chain of averages (a 1 2 1 blur), since each one
  * is narrowed in its own function; round down is the complement of rounding up the complements,
  * ~avg_up(~a, ~b) = floor((a + b) / 2), which keeps the instruction. At 2560x1536 on 1 thread,
- * in one process: camera_pipe 5.35 -> 5.08 ms against the forms below (Halide 6.01), its sharpen
- * loop 0.088 -> 0.046 ns a pixel in cache. 32-bit values have no such instruction and no wider
- * lane to spare, so they use a + b = 2 (a & b) + (a ^ b) and a | b = (a & b) + (a ^ b). */
+ * in one process: camera_pipe 5.35 -> 5.08 ms against the or/xor form of the 32-bit helpers below,
+ * used for every width before (Halide 6.01); its sharpen loop 0.088 -> 0.046 ns a pixel in cache.
+ * 32-bit values have no such instruction and no wider lane to spare, so they keep that form:
+ * a + b = 2 (a & b) + (a ^ b) and a | b = (a & b) + (a ^ b). */
 #define SALINE_AVERAGE_PAVG(T, S)                                                                  \
     static inline T saline_avg_up_##S(T a, T b) { return (T)(((uint32_t)a + (uint32_t)b + 1) >> 1); } \
     static inline T saline_avg_down_##S(T a, T b) { return (T)~saline_avg_up_##S((T)~a, (T)~b); }

@@ -327,9 +327,9 @@ def _interpolate(f: Filter) -> Schedule:
     # 64 lanes (ROW): 39.6 -> 35.0 ms against 16.
     out = f.output.name
     s = Schedule()
+    skip = (out, "interpolated_0")
     for g in f.pipeline.funcs:
         name = g.name
-        skip = (out, "interpolated_0")
         if name in skip or name.startswith("upsampled_") or name.startswith(f"{f.input.name}_repeat_edge"):
             continue
         stage = s[name].compute_root().reorder("x", "c", "y")
